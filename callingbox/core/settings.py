@@ -1,0 +1,58 @@
+"""Deployment settings, read from the environment by an explicit factory (never at import)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Mapping, Optional
+
+from . import resources
+
+__all__ = ["Settings"]
+
+
+def _flag(value: Optional[str]) -> bool:
+    return (value or "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything that differs between deployments; build with :meth:`from_env`."""
+
+    region: str = "us-east-1"
+    aws_endpoint_url: Optional[str] = None
+    table_name: str = resources.TABLE_NAME
+    queue_urls: Mapping[str, str] = field(default_factory=dict)
+    event_bus_name: str = resources.EVENT_BUS_NAME
+    carrier: str = "local"
+    default_voice: str = "Joanna"
+    default_llm_model: str = "builtin"
+    default_stt_model: str = "local"
+    default_tts_model: str = "local"
+    # Local stack only: lets webhook and tool URLs be plain http on loopback.
+    allow_insecure_urls: bool = False
+    api_key_cache_seconds: float = 30.0
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
+        """Read ``CALLINGBOX_*`` variables (and the usual AWS region variables)."""
+        env = os.environ if environ is None else environ
+        queue_urls = {
+            name: env[f"CALLINGBOX_{name.upper()}_QUEUE_URL"]
+            for name in resources.QUEUES
+            if env.get(f"CALLINGBOX_{name.upper()}_QUEUE_URL")
+        }
+        return cls(
+            region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1",
+            aws_endpoint_url=env.get("CALLINGBOX_AWS_ENDPOINT_URL") or None,
+            table_name=env.get("CALLINGBOX_TABLE", resources.TABLE_NAME),
+            queue_urls=queue_urls,
+            event_bus_name=env.get("CALLINGBOX_EVENT_BUS", resources.EVENT_BUS_NAME),
+            carrier=env.get("CALLINGBOX_CARRIER", "local"),
+            default_voice=env.get("CALLINGBOX_DEFAULT_VOICE", "Joanna"),
+            default_llm_model=env.get("CALLINGBOX_DEFAULT_LLM_MODEL", "builtin"),
+            default_stt_model=env.get("CALLINGBOX_DEFAULT_STT_MODEL", "local"),
+            default_tts_model=env.get("CALLINGBOX_DEFAULT_TTS_MODEL", "local"),
+            allow_insecure_urls=_flag(env.get("CALLINGBOX_ALLOW_INSECURE_URLS")),
+            api_key_cache_seconds=float(env.get("CALLINGBOX_API_KEY_CACHE_SECONDS", "30")),
+        )

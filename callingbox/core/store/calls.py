@@ -1,0 +1,197 @@
+"""Calls: insert, read, list with every filter, and the conditional status write."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Callable, Optional
+
+from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
+
+from .. import ids
+from ..call_states import CallStatus, allowed_sources, can_transition
+from ..clock import now_s
+from ..errors import Conflict, NotFound
+from ..pagination import Page, decode_cursor, encode_cursor
+from .conditions import is_condition_failure
+from .items import CallItem, ws_key
+
+__all__ = [
+    "CallFilters",
+    "CallRecord",
+    "Transition",
+    "insert_call",
+    "get_call",
+    "query_calls",
+    "transition_call",
+    "update_call",
+]
+
+_PREFIX = "call#"
+_UPPER = "call#~"  # sorts after every call id
+# Optimistic writes retry this often when other writers keep winning; beyond that something is wrong.
+MAX_WRITE_ATTEMPTS = 8
+
+
+@dataclass(frozen=True)
+class CallFilters:
+    """Every filter of ``GET /v1/calls``; ``None`` means "any"."""
+
+    agent_id: Optional[str] = None
+    direction: Optional[str] = None
+    status: Optional[str] = None
+    to_number: Optional[str] = None
+    from_number: Optional[str] = None
+    created_after: Optional[int] = None
+    created_before: Optional[int] = None
+
+
+@dataclass
+class CallRecord:
+    """A stored call: its JSON document as stored, its status and version."""
+
+    raw: str
+    status: str
+    version: int
+
+    @property
+    def doc(self) -> dict[str, Any]:
+        """The parsed document."""
+        return json.loads(self.raw)
+
+
+@dataclass
+class Transition:
+    """The outcome of a status write: ``changed`` is False for duplicates and late updates."""
+
+    doc: dict[str, Any]
+    changed: bool
+
+
+def _index_values(workspace_id: str, doc: dict[str, Any]) -> dict[str, Optional[str]]:
+    return {
+        "gsi1pk": f"{workspace_id}#agent_id#{doc['agent_id']}",
+        "gsi2pk": f"{workspace_id}#status#{doc['status']}",
+        "gsi3pk": f"{workspace_id}#to_number#{doc['to_number']}",
+        "gsi4pk": f"{workspace_id}#from_number#{doc['from_number']}" if doc.get("from_number") else None,
+        "gsi5pk": f"{workspace_id}#direction#{doc['direction']}",
+    }
+
+
+def insert_call(workspace_id: str, doc: dict[str, Any]) -> CallRecord:
+    """Store a new call (its id must be new)."""
+    raw = json.dumps(doc)
+    item = CallItem(ws_key(workspace_id), _PREFIX + doc["id"], doc=raw, version=1, status=doc["status"],
+                    **_index_values(workspace_id, doc))
+    try:
+        item.save(condition=CallItem.pk.does_not_exist())
+    except PutError as error:
+        if is_condition_failure(error):
+            raise Conflict(f"call {doc['id']} already exists", code="call_exists") from error
+        raise
+    return CallRecord(raw, doc["status"], 1)
+
+
+def get_call(workspace_id: str, call_id: str) -> CallRecord:
+    """The call, or :class:`NotFound`."""
+    try:
+        item = CallItem.get(ws_key(workspace_id), _PREFIX + call_id, consistent_read=True)
+    except DoesNotExist:
+        raise NotFound(f"no call {call_id!r}", param="call_id") from None
+    return CallRecord(item.doc, item.status, int(item.version))
+
+
+def query_calls(workspace_id: str, filters: CallFilters, *, limit: int, cursor: Optional[str]) -> Page:
+    """Calls newest first through the most selective index; the other filters apply server-side."""
+    after = decode_cursor(cursor, prefix=_PREFIX)
+    lower = _PREFIX + ids.id_floor("call", filters.created_after) if filters.created_after is not None else _PREFIX
+    upper = _PREFIX + ids.id_ceiling("call", filters.created_before) if filters.created_before is not None else _UPPER
+    if after is not None and after < upper:
+        upper = after
+    if upper < lower:
+        return Page([], False, None)
+    key_range = CallItem.sk.between(lower, upper)
+
+    by_field = {
+        "agent_id": (filters.agent_id, CallItem.calls_by_agent, CallItem.gsi1pk),
+        "to_number": (filters.to_number, CallItem.calls_by_to, CallItem.gsi3pk),
+        "from_number": (filters.from_number, CallItem.calls_by_from, CallItem.gsi4pk),
+        "status": (filters.status, CallItem.calls_by_status, CallItem.gsi2pk),
+        "direction": (filters.direction, CallItem.calls_by_direction, CallItem.gsi5pk),
+    }
+    chosen: Optional[str] = next((name for name, (value, _, _) in by_field.items() if value is not None), None)
+    residual = None
+    for name, (value, _, attribute) in by_field.items():
+        if value is None or name == chosen:
+            continue
+        clause = attribute == f"{workspace_id}#{name}#{value}"
+        residual = clause if residual is None else residual & clause
+
+    # One extra to learn has_more, one more because BETWEEN includes the cursor item itself.
+    fetch = limit + 2
+    if chosen is None:
+        results = CallItem.query(ws_key(workspace_id), range_key_condition=key_range, filter_condition=residual,
+                                 scan_index_forward=False, limit=fetch, page_size=max(fetch, 25))
+    else:
+        value, index, _ = by_field[chosen]
+        results = index.query(f"{workspace_id}#{chosen}#{value}", range_key_condition=key_range,
+                              filter_condition=residual, scan_index_forward=False, limit=fetch,
+                              page_size=max(fetch, 25))
+    items = [item for item in results if item.sk != after]
+    kept = items[:limit]
+    has_more = len(items) > limit
+    return Page([item.doc for item in kept], has_more, encode_cursor(kept[-1].sk) if has_more and kept else None)
+
+
+def update_call(workspace_id: str, call_id: str, change: Callable[[dict[str, Any]], Optional[dict[str, Any]]]
+                ) -> Transition:
+    """Apply ``change`` (which returns the new document, or None for "nothing to do") race-safely.
+
+    The write is conditional on both the version read and on the new status being reachable from
+    the stored one, so concurrent writers retry on fresh data and no writer can move a call back.
+    """
+    for _ in range(MAX_WRITE_ATTEMPTS):
+        record = get_call(workspace_id, call_id)
+        current = record.doc
+        proposed = change(dict(current))
+        if proposed is None:
+            return Transition(current, False)
+        target = proposed["status"]
+        if target != record.status and not can_transition(record.status, target):
+            return Transition(current, False)
+        proposed["updated"] = now_s()
+        status_condition = (
+            CallItem.status == record.status if target == record.status
+            else CallItem.status.is_in(*(source.value for source in allowed_sources(target)))
+        )
+        index_values = _index_values(workspace_id, proposed)
+        try:
+            CallItem(ws_key(workspace_id), _PREFIX + call_id).update(
+                actions=[
+                    CallItem.doc.set(json.dumps(proposed)),
+                    CallItem.status.set(target),
+                    CallItem.gsi2pk.set(index_values["gsi2pk"]),
+                    CallItem.version.set(record.version + 1),
+                ],
+                condition=(CallItem.version == record.version) & status_condition,
+            )
+        except UpdateError as error:
+            if is_condition_failure(error):
+                continue
+            raise
+        return Transition(proposed, True)
+    raise Conflict("the call is being updated concurrently; retry", code="concurrent_update", permanent=False)
+
+
+def transition_call(workspace_id: str, call_id: str, target: CallStatus | str, **fields: Any) -> Transition:
+    """Move a call to ``target`` and set ``fields``; a duplicate or backwards move changes nothing."""
+    wanted = CallStatus(target).value
+
+    def change(doc: dict[str, Any]) -> Optional[dict[str, Any]]:
+        if doc["status"] == wanted or not can_transition(doc["status"], wanted):
+            return None
+        doc.update(fields)
+        doc["status"] = wanted
+        return doc
+
+    return update_call(workspace_id, call_id, change)

@@ -1,0 +1,145 @@
+"""PynamoDB item classes on the one table (schema in :mod:`callingbox.core.resources`).
+
+Each public object is kept whole as its JSON document (``doc``) beside the few attributes that
+keys, indexes and conditional writes need. Reads return the stored JSON as is, so a list of 100
+calls is assembled without parsing a single document.
+
+Key layout (``ws`` = workspace id)::
+
+    PK                 SK                         item
+    ws#<ws>            workspace                  WorkspaceItem
+    key#<sha256>       key                        ApiKeyItem      (key hash -> workspace)
+    ws#<ws>            agent#<agent id>           AgentItem
+    ws#<ws>            number#<pn id>             NumberItem
+    e164#<+1…>         e164                       E164Item        (number -> owner, routing)
+    ws#<ws>            rule#<pn id>#<+1…>         RuleItem        (one rule slot per caller)
+    ws#<ws>            call#<call id>             CallItem        (+ GSI1..5 for list filters)
+    ws#<ws>            idem#<key>                 IdempotencyItem (TTL 24 h)
+"""
+
+from __future__ import annotations
+
+from pynamodb.attributes import BooleanAttribute, NumberAttribute, UnicodeAttribute
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.models import Model
+
+from .. import resources
+
+__all__ = [
+    "WorkspaceItem",
+    "ApiKeyItem",
+    "AgentItem",
+    "NumberItem",
+    "E164Item",
+    "RuleItem",
+    "CallItem",
+    "IdempotencyItem",
+    "ALL_ITEMS",
+    "ws_key",
+]
+
+
+def ws_key(workspace_id: str) -> str:
+    """The partition of everything a workspace owns."""
+    return f"ws#{workspace_id}"
+
+
+class _Item(Model):
+    class Meta:
+        table_name = resources.TABLE_NAME
+        region = "us-east-1"
+
+    pk = UnicodeAttribute(hash_key=True, attr_name=resources.PARTITION_KEY)
+    sk = UnicodeAttribute(range_key=True, attr_name=resources.SORT_KEY)
+
+
+class _DocItem(_Item):
+    doc = UnicodeAttribute()
+    version = NumberAttribute(default=1)
+
+
+class WorkspaceItem(_DocItem):
+    """A tenant; every resource lives in exactly one."""
+
+
+class ApiKeyItem(_Item):
+    """An API key, found by the hash of the presented secret."""
+
+    workspace_id = UnicodeAttribute()
+    key_id = UnicodeAttribute()
+    last4 = UnicodeAttribute()
+    created = NumberAttribute()
+    revoked = BooleanAttribute(default=False)
+
+
+class AgentItem(_DocItem):
+    """An agent; ``type`` and ``archived`` stand apart for list filters."""
+
+    type = UnicodeAttribute()
+    archived = BooleanAttribute(default=False)
+
+
+class NumberItem(_DocItem):
+    """A phone number; ``inbound_agent_id`` is the atomic 'who answers' slot."""
+
+    inbound_agent_id = UnicodeAttribute(null=True)
+
+
+class E164Item(_Item):
+    """Which workspace and number record own an E.164 number (one owner per deployment)."""
+
+    workspace_id = UnicodeAttribute()
+    number_id = UnicodeAttribute()
+
+
+class RuleItem(_DocItem):
+    """A filter rule; the slot is keyed by the caller's number so each caller has one rule."""
+
+    rule_id = UnicodeAttribute()
+    status = UnicodeAttribute()
+
+
+def _call_index(spec: resources.CallIndex) -> GlobalSecondaryIndex:
+    meta = type("Meta", (), {"index_name": spec.name, "projection": AllProjection()})
+    index_class = type(
+        spec.name,
+        (GlobalSecondaryIndex,),
+        {
+            "Meta": meta,
+            "partition": UnicodeAttribute(hash_key=True, attr_name=spec.attribute),
+            "sk": UnicodeAttribute(range_key=True, attr_name=resources.SORT_KEY),
+        },
+    )
+    return index_class()
+
+
+class CallItem(_DocItem):
+    """A call; ``status`` stands apart because every status write is conditional on it."""
+
+    status = UnicodeAttribute()
+    gsi1pk = UnicodeAttribute(attr_name="GSI1PK")
+    gsi2pk = UnicodeAttribute(attr_name="GSI2PK")
+    gsi3pk = UnicodeAttribute(attr_name="GSI3PK")
+    gsi4pk = UnicodeAttribute(attr_name="GSI4PK", null=True)
+    gsi5pk = UnicodeAttribute(attr_name="GSI5PK")
+    calls_by_agent = _call_index(resources.CALL_INDEXES[0])
+    calls_by_status = _call_index(resources.CALL_INDEXES[1])
+    calls_by_to = _call_index(resources.CALL_INDEXES[2])
+    calls_by_from = _call_index(resources.CALL_INDEXES[3])
+    calls_by_direction = _call_index(resources.CALL_INDEXES[4])
+
+
+class IdempotencyItem(_Item):
+    """A replayable response to one ``Idempotency-Key`` (see :mod:`.idempotency`)."""
+
+    request_hash = UnicodeAttribute()
+    state = UnicodeAttribute()
+    status_code = NumberAttribute(null=True)
+    response = UnicodeAttribute(null=True)
+    claim_expires_at = NumberAttribute(default=0)
+    expires_at = NumberAttribute(attr_name=resources.TTL_ATTRIBUTE)
+
+
+ALL_ITEMS: tuple[type[Model], ...] = (
+    WorkspaceItem, ApiKeyItem, AgentItem, NumberItem, E164Item, RuleItem, CallItem, IdempotencyItem,
+)

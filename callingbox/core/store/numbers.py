@@ -1,0 +1,178 @@
+"""Phone numbers, their E.164 ownership records and their filter rules."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Optional
+
+from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError, UpdateError
+
+from ..errors import Conflict, NotFound
+from ..pagination import Page, decode_cursor, encode_cursor
+from .binding import transaction
+from .conditions import VersionConflict, cancellation_codes, is_condition_failure
+from .items import E164Item, NumberItem, RuleItem, ws_key
+
+__all__ = [
+    "NumberRecord",
+    "insert_number",
+    "get_number",
+    "find_number",
+    "list_numbers",
+    "update_number",
+    "RuleRecord",
+    "insert_rule",
+    "get_rule",
+    "list_rules",
+    "update_rule",
+]
+
+_PREFIX = "number#"
+
+
+@dataclass
+class NumberRecord:
+    """A stored number; ``doc`` already carries the derived ``inbound_agent_id``."""
+
+    doc: dict[str, Any]
+    version: int
+
+
+def _record(item: NumberItem) -> NumberRecord:
+    doc = json.loads(item.doc)
+    doc["inbound_agent_id"] = item.inbound_agent_id
+    return NumberRecord(doc, int(item.version))
+
+
+def _stored_doc(doc: dict[str, Any]) -> str:
+    # inbound_agent_id lives only in its own attribute (the atomic slot), never in the document.
+    return json.dumps({key: value for key, value in doc.items() if key != "inbound_agent_id"})
+
+
+def insert_number(workspace_id: str, doc: dict[str, Any]) -> NumberRecord:
+    """Store a new number; a number owned anywhere in this deployment already is a 409."""
+    try:
+        with transaction() as write:
+            write.save(NumberItem(ws_key(workspace_id), _PREFIX + doc["id"], doc=_stored_doc(doc), version=1),
+                       condition=NumberItem.pk.does_not_exist())
+            write.save(E164Item(f"e164#{doc['number']}", "e164", workspace_id=workspace_id, number_id=doc["id"]),
+                       condition=E164Item.pk.does_not_exist())
+    except TransactWriteError as error:
+        if "ConditionalCheckFailed" in cancellation_codes(error):
+            raise Conflict(f"{doc['number']} is already registered", code="number_already_exists",
+                           param="number", permanent=True) from error
+        raise
+    return NumberRecord({**doc, "inbound_agent_id": None}, 1)
+
+
+def get_number(workspace_id: str, number_id: str) -> NumberRecord:
+    """The number, or :class:`NotFound`."""
+    try:
+        item = NumberItem.get(ws_key(workspace_id), _PREFIX + number_id, consistent_read=True)
+    except DoesNotExist:
+        raise NotFound(f"no phone number {number_id!r}", param="number_id") from None
+    return _record(item)
+
+
+def find_number(workspace_id: str, e164: str) -> Optional[NumberRecord]:
+    """The workspace's record of an E.164 number, if it owns one."""
+    try:
+        owner = E164Item.get(f"e164#{e164}", "e164")
+    except DoesNotExist:
+        return None
+    if owner.workspace_id != workspace_id:
+        return None
+    return get_number(workspace_id, owner.number_id)
+
+
+def list_numbers(workspace_id: str, *, limit: int, cursor: Optional[str]) -> Page:
+    """Numbers newest first."""
+    after = decode_cursor(cursor, prefix=_PREFIX)
+    condition = NumberItem.sk.between(_PREFIX, after) if after else NumberItem.sk.startswith(_PREFIX)
+    items = [item for item in NumberItem.query(ws_key(workspace_id), range_key_condition=condition,
+                                               scan_index_forward=False, limit=limit + 2)
+             if item.sk != after]
+    kept = items[:limit]
+    has_more = len(items) > limit
+    docs = [json.dumps(_record(item).doc) for item in kept]
+    return Page(docs, has_more, encode_cursor(kept[-1].sk) if has_more and kept else None)
+
+
+def update_number(workspace_id: str, doc: dict[str, Any], *, expected_version: int) -> NumberRecord:
+    """Save an edited number if nobody wrote it since it was read."""
+    item = NumberItem(ws_key(workspace_id), _PREFIX + doc["id"])
+    try:
+        item.update(
+            actions=[NumberItem.doc.set(_stored_doc(doc)), NumberItem.version.set(expected_version + 1)],
+            condition=NumberItem.version == expected_version,
+        )
+    except UpdateError as error:
+        if is_condition_failure(error):
+            raise VersionConflict() from error
+        raise
+    return NumberRecord(doc, expected_version + 1)
+
+
+@dataclass
+class RuleRecord:
+    """A stored filter rule."""
+
+    doc: dict[str, Any]
+    version: int
+
+
+def _rule_key(number_id: str, exact_number: str) -> str:
+    return f"rule#{number_id}#{exact_number}"
+
+
+def insert_rule(workspace_id: str, doc: dict[str, Any]) -> RuleRecord:
+    """Store a rule; a caller already covered by a live (active or paused) rule is a 409."""
+    item = RuleItem(ws_key(workspace_id), _rule_key(doc["number_id"], doc["exact_number"]),
+                    doc=json.dumps(doc), version=1, rule_id=doc["id"], status=doc["status"])
+    try:
+        item.save(condition=RuleItem.pk.does_not_exist() | (RuleItem.status == "deleted"))
+    except PutError as error:
+        if is_condition_failure(error):
+            raise Conflict(f"a rule for {doc['exact_number']} already exists on this number; update it instead",
+                           code="rule_already_exists", param="exact_number", permanent=True) from error
+        raise
+    return RuleRecord(doc, 1)
+
+
+def _rule_items(workspace_id: str, number_id: str) -> list[RuleItem]:
+    return list(RuleItem.query(ws_key(workspace_id), range_key_condition=RuleItem.sk.startswith(f"rule#{number_id}#")))
+
+
+def get_rule(workspace_id: str, number_id: str, rule_id: str) -> RuleRecord:
+    """The rule, or :class:`NotFound`."""
+    for item in _rule_items(workspace_id, number_id):
+        if item.rule_id == rule_id:
+            return RuleRecord(json.loads(item.doc), int(item.version))
+    raise NotFound(f"no rule {rule_id!r} on number {number_id!r}", param="rule_id")
+
+
+def list_rules(workspace_id: str, number_id: str, *, status: Optional[str]) -> list[dict[str, Any]]:
+    """Every rule of a number, newest first; deleted ones only when asked for by ``status``."""
+    docs = [json.loads(item.doc) for item in _rule_items(workspace_id, number_id)]
+    if status is None:
+        docs = [doc for doc in docs if doc["status"] != "deleted"]
+    else:
+        docs = [doc for doc in docs if doc["status"] == status]
+    return sorted(docs, key=lambda doc: doc["id"], reverse=True)
+
+
+def update_rule(workspace_id: str, doc: dict[str, Any], *, expected_version: int) -> RuleRecord:
+    """Save an edited rule if nobody wrote it since it was read."""
+    item = RuleItem(ws_key(workspace_id), _rule_key(doc["number_id"], doc["exact_number"]))
+    try:
+        item.update(
+            actions=[RuleItem.doc.set(json.dumps(doc)), RuleItem.status.set(doc["status"]),
+                     RuleItem.version.set(expected_version + 1)],
+            condition=(RuleItem.version == expected_version) & (RuleItem.rule_id == doc["id"]),
+        )
+    except UpdateError as error:
+        if is_condition_failure(error):
+            raise VersionConflict() from error
+        raise
+    return RuleRecord(doc, expected_version + 1)

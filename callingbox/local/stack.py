@@ -1,0 +1,135 @@
+"""`make dev`: the whole platform on one machine, with no AWS or Twilio account.
+
+Starts the embedded AWS emulation, provisions it from the shared definitions, serves the Chalice
+API on loopback, creates a dev workspace with the docs' sample numbers, writes
+``.callingbox/local.env`` and runs until Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional
+
+from .aws import EmulatedAws, start_emulated_aws
+
+__all__ = ["LocalStack", "start_local_stack", "run_dev", "ENV_FILE", "project_root"]
+
+ENV_FILE = Path(".callingbox") / "local.env"
+
+
+def project_root() -> Path:
+    """The checkout that holds ``functions/`` beside this package."""
+    return Path(__file__).resolve().parents[2]
+
+
+def load_api_app() -> Any:
+    """The Chalice app object from ``functions/app.py``."""
+    functions = str(project_root() / "functions")
+    if functions not in sys.path:
+        sys.path.insert(0, functions)
+    from app import app  # type: ignore[import-not-found]
+
+    return app
+
+
+@dataclass
+class LocalStack:
+    """A running local platform."""
+
+    aws: EmulatedAws
+    api_url: str
+    environment: dict[str, str]
+    _server: Any
+    _thread: threading.Thread
+
+    def stop(self) -> None:
+        """Stop the API server and the AWS emulation."""
+        self._server.shutdown()
+        self._thread.join(timeout=10)
+        self.aws.stop()
+
+
+def start_local_stack(host: str = "127.0.0.1", port: int = 8000, *, extra_env: Optional[dict[str, str]] = None
+                      ) -> LocalStack:
+    """Start the emulation and the API (in threads of this process) and return once both answer."""
+    from chalice.config import Config
+    from chalice.local import create_local_server
+
+    from ..core.settings import Settings
+
+    aws = start_emulated_aws(host)
+    environment = {**aws.environment(), "CALLINGBOX_ALLOW_INSECURE_URLS": "true", **(extra_env or {})}
+    os.environ.update(environment)
+    app = load_api_app()
+    from chalicelib import runtime  # type: ignore[import-not-found]
+
+    runtime.install(runtime.Runtime.from_settings(Settings.from_env(environment)))
+    config = Config.create(chalice_stage="dev", app_name=app.app_name, chalice_app=app)
+    server = create_local_server(app, config, host, port)
+    thread = threading.Thread(target=server.server.serve_forever, name="api", daemon=True)
+    thread.start()
+    return LocalStack(aws, f"http://{host}:{server.server.server_address[1]}", environment, server, thread)
+
+
+def _write_env(path: Path, values: dict[str, str]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(f"{name}={value}\n" for name, value in values.items()))
+    path.chmod(0o600)
+
+
+def run_dev(host: str = "127.0.0.1", port: int = 8000) -> int:
+    """Run the local platform until interrupted; returns the process exit code."""
+    from ..core.store.workspaces import create_workspace
+    from .demo_numbers import seed_demo_numbers
+
+    try:
+        stack = start_local_stack(host, port)
+    except OSError as error:
+        print(f"callingbox dev: cannot listen on {host}:{port}: {error}", file=sys.stderr)
+        return 1
+    workspace, api_key = create_workspace("dev")
+    numbers = seed_demo_numbers(str(workspace["id"]))
+    values = {
+        "CALLINGBOX_BASE_URL": stack.api_url,
+        "CALLINGBOX_API_KEY": api_key,
+        **{name: value for name, value in stack.environment.items() if name.startswith(("CALLINGBOX_", "AWS_"))},
+    }
+    _write_env(ENV_FILE, values)
+    listed = "\n".join(f"    {n['id']:<10} {n['number']}" for n in numbers)
+    print(
+        f"""
+CallingBox is running locally (embedded AWS emulation at {stack.aws.endpoint_url}).
+
+  CALLINGBOX_BASE_URL={stack.api_url}
+  CALLINGBOX_API_KEY={api_key}
+
+  (both written to {ENV_FILE}; `set -a; . {ENV_FILE}; set +a` loads them into a shell)
+
+Sample numbers in the dev workspace:
+{listed}
+
+Try it:
+  set -a; . {ENV_FILE}; set +a
+  python -c 'from callingbox import Callingbox; c = Callingbox(); \\
+a = c.agents.create(name="Reminders", type="outbound", instructions="Confirm the appointment.", \\
+returns={{"confirmed": "boolean"}}, number_ids=["pn_abc123"], primary_number_id="pn_abc123"); \\
+print(c.calls.create(agent_id=a.id, to="+14155550199").status)'
+  callingbox calls list
+
+Placing a call queues it for dialing; the dialer, voice gateway and local carrier are not part of
+this build yet, so calls stay queued. Ctrl-C stops everything (state lives in memory).
+""",
+        flush=True,
+    )
+    stopped = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: stopped.set())
+    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    stopped.wait()
+    stack.stop()
+    print("callingbox dev: stopped", flush=True)
+    return 0

@@ -1,0 +1,99 @@
+"""Calls: dispatch parameters and the call record (seeds 000, 001, 002)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal, Optional
+
+from pydantic import Field
+
+from ._base import RequestModel, ResponseModel
+from .shared import E164, Metadata
+
+__all__ = [
+    "Call",
+    "CallCreateParams",
+    "CallStatus",
+    "AnsweredBy",
+    "Direction",
+    "Extraction",
+    "TranscriptSegment",
+    "TurnLatency",
+]
+
+CallStatus = Literal["queued", "ringing", "in_progress", "completed", "no_answer", "busy", "failed", "canceled"]
+AnsweredBy = Literal["human", "machine", "unknown"]
+Direction = Literal["inbound", "outbound"]
+ExtractionStatus = Literal["pending", "succeeded", "failed", "skipped"]
+
+
+class Extraction(ResponseModel):
+    """How the structured ``result`` was obtained from the transcript."""
+
+    status: ExtractionStatus = "pending"
+    error: Optional[str] = None
+    evidence: dict[str, Optional[str]] = Field(default_factory=dict)
+
+
+class TranscriptSegment(ResponseModel):
+    """One stretch of speech by one party."""
+
+    party: Literal["agent", "caller"]
+    text: str
+    start_ms: int
+    end_ms: int
+    interrupted: bool = False
+
+
+class TurnLatency(ResponseModel):
+    """Where one turn's time went, in milliseconds from the caller's end of speech."""
+
+    turn: int
+    end_of_speech_ms: Optional[float] = None
+    stt_final_ms: Optional[float] = None
+    llm_first_token_ms: Optional[float] = None
+    tts_first_byte_ms: Optional[float] = None
+    first_audio_ms: Optional[float] = None
+
+
+class Call(ResponseModel):
+    """A call record. ``status`` only ever moves forward; ``result`` is null until extracted."""
+
+    id: str
+    object: Literal["call"] = "call"
+    agent_id: str
+    direction: Direction
+    from_number: Optional[str] = None
+    to_number: str
+    status: CallStatus
+    answered_by: Optional[AnsweredBy] = None
+    end_reason: Optional[str] = None
+    started_at: Optional[int] = None
+    answered_at: Optional[int] = None
+    ended_at: Optional[int] = None
+    duration_seconds: Optional[int] = None
+    billable_seconds: int = 0
+    result: Optional[dict[str, Any]] = None
+    extraction: Optional[Extraction] = None
+    transcript_url: Optional[str] = None
+    transcript: Optional[list[TranscriptSegment]] = None
+    recording_url: Optional[str] = None
+    latency: list[TurnLatency] = Field(default_factory=list)
+    instructions: Optional[str] = None
+    webhook_url: Optional[str] = None
+    metadata: dict[str, str] = Field(default_factory=dict)
+    context: Optional[dict[str, Any]] = None
+    agent_snapshot: Optional[dict[str, Any]] = None
+    created: int
+    updated: int
+
+
+class CallCreateParams(RequestModel):
+    """Body of ``POST /v1/calls``: the agent, the destination and the only per-call overrides."""
+
+    agent_id: str = Field(min_length=1)
+    to: E164
+    instructions: Optional[str] = Field(default=None, max_length=20_000)
+    from_number: Optional[str] = None
+    context: Optional[dict[str, Any]] = None
+    webhook_url: Optional[str] = Field(default=None, max_length=2_048)
+    metadata: Metadata = Field(default_factory=dict)

@@ -1,0 +1,1 @@
+"""The API's route modules (Chalice packages ``chalicelib/`` beside ``app.py``)."""
