@@ -18,9 +18,10 @@ import email.utils
 import random
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, Mapping, Optional, TypeVar, Union
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
 
 import httpx
@@ -46,14 +47,11 @@ from ._types import RequestOptions, Timeout
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
-    from .pagination import AsyncCursorPage, SyncCursorPage
-
 __all__ = [
     "BaseClient",
     "SyncAPIClient",
     "AsyncAPIClient",
-    "SyncAPIResource",
-    "AsyncAPIResource",
+    "construct",
     "FinalRequestOptions",
     "path_id",
 ]
@@ -72,7 +70,7 @@ class FinalRequestOptions:
     headers: Mapping[str, str]
     timeout: Timeout
     max_retries: int
-    idempotency_key: Optional[str]
+    idempotency_key: str | None
 
 
 def path_id(name: str, value: str) -> str:
@@ -106,7 +104,7 @@ class BaseClient:
         base_url: str,
         timeout: Timeout = DEFAULT_TIMEOUT,
         max_retries: int = DEFAULT_MAX_RETRIES,
-        default_headers: Optional[Mapping[str, str]] = None,
+        default_headers: Mapping[str, str] | None = None,
     ) -> None:
         if max_retries < 0:
             raise ValueError(f"max_retries must be 0 or more, got {max_retries}")
@@ -126,7 +124,7 @@ class BaseClient:
             **self._custom_headers,
         }
 
-    def _final_options(self, method: str, options: Optional[RequestOptions]) -> FinalRequestOptions:
+    def _final_options(self, method: str, options: RequestOptions | None) -> FinalRequestOptions:
         """Merge per-request ``options`` over the client's; fix the idempotency key for every retry."""
         options = options or {}
         unknown = set(options) - _REQUEST_OPTION_KEYS
@@ -153,12 +151,12 @@ class BaseClient:
 
     def _build_request(
         self,
-        http_client: Union[httpx.Client, httpx.AsyncClient],
+        http_client: httpx.Client | httpx.AsyncClient,
         method: str,
         path: str,
         *,
         body: Any,
-        query: Optional[Mapping[str, Any]],
+        query: Mapping[str, Any] | None,
         options: FinalRequestOptions,
     ) -> httpx.Request:
         params = {key: value for key, value in (query or {}).items() if value is not None}
@@ -182,7 +180,7 @@ class BaseClient:
         return response.status_code in _RETRYABLE_STATUSES or response.status_code >= 500
 
     @staticmethod
-    def _retry_delay(retries_taken: int, headers: Optional[httpx.Headers] = None) -> float:
+    def _retry_delay(retries_taken: int, headers: httpx.Headers | None = None) -> float:
         """Seconds to wait before retry number ``retries_taken + 1``.
 
         A ``Retry-After`` of at most :data:`MAX_RETRY_AFTER` seconds is obeyed as is; otherwise the
@@ -231,8 +229,8 @@ class SyncAPIClient(BaseClient):
         base_url: str,
         timeout: Timeout = DEFAULT_TIMEOUT,
         max_retries: int = DEFAULT_MAX_RETRIES,
-        default_headers: Optional[Mapping[str, str]] = None,
-        http_client: Optional[httpx.Client] = None,
+        default_headers: Mapping[str, str] | None = None,
+        http_client: httpx.Client | None = None,
     ) -> None:
         super().__init__(
             api_key=api_key, base_url=base_url, timeout=timeout, max_retries=max_retries,
@@ -249,8 +247,8 @@ class SyncAPIClient(BaseClient):
         path: str,
         *,
         body: Any = None,
-        query: Optional[Mapping[str, Any]] = None,
-        options: Optional[RequestOptions] = None,
+        query: Mapping[str, Any] | None = None,
+        options: RequestOptions | None = None,
     ) -> Any:
         """Send one logical call (with its retries) and return the decoded JSON body.
 
@@ -306,8 +304,8 @@ class AsyncAPIClient(BaseClient):
         base_url: str,
         timeout: Timeout = DEFAULT_TIMEOUT,
         max_retries: int = DEFAULT_MAX_RETRIES,
-        default_headers: Optional[Mapping[str, str]] = None,
-        http_client: Optional[httpx.AsyncClient] = None,
+        default_headers: Mapping[str, str] | None = None,
+        http_client: httpx.AsyncClient | None = None,
     ) -> None:
         super().__init__(
             api_key=api_key, base_url=base_url, timeout=timeout, max_retries=max_retries,
@@ -324,8 +322,8 @@ class AsyncAPIClient(BaseClient):
         path: str,
         *,
         body: Any = None,
-        query: Optional[Mapping[str, Any]] = None,
-        options: Optional[RequestOptions] = None,
+        query: Mapping[str, Any] | None = None,
+        options: RequestOptions | None = None,
     ) -> Any:
         """Async twin of :meth:`SyncAPIClient.request`."""
         final = self._final_options(method, options)
@@ -366,67 +364,6 @@ class AsyncAPIClient(BaseClient):
         await self.close()
 
 
-
-class SyncAPIResource:
-    """Base of the sync resource namespaces (``client.agents`` …): thin typed wrappers over requests."""
-
-    def __init__(self, client: SyncAPIClient) -> None:
-        self._client = client
-
-    def _request(
-        self, method: str, path: str, cast_to: type[_ModelT], *, body: Any = None,
-        query: Optional[Mapping[str, Any]] = None, options: Optional[RequestOptions] = None,
-    ) -> _ModelT:
-        data = self._client.request(method, path, body=body, query=query, options=options)
-        return construct(cast_to, data)
-
-    def _get_page(
-        self, path: str, model: type[_ModelT], *, query: Mapping[str, Any], options: Optional[RequestOptions],
-    ) -> "SyncCursorPage[_ModelT]":
-        from .pagination import SyncCursorPage
-        from .types import ListObject
-
-        def fetch(cursor: Optional[str]) -> SyncCursorPage[_ModelT]:
-            params = {**query, "cursor": cursor} if cursor else dict(query)
-            data = self._client.request("GET", path, query=params, options=options)
-            listing = construct(ListObject[model], data)  # type: ignore[valid-type]
-            return SyncCursorPage(
-                data=listing.data, has_more=listing.has_more, next_cursor=listing.next_cursor, fetch=fetch
-            )
-
-        return fetch(query.get("cursor"))
-
-
-class AsyncAPIResource:
-    """Base of the async resource namespaces."""
-
-    def __init__(self, client: AsyncAPIClient) -> None:
-        self._client = client
-
-    async def _request(
-        self, method: str, path: str, cast_to: type[_ModelT], *, body: Any = None,
-        query: Optional[Mapping[str, Any]] = None, options: Optional[RequestOptions] = None,
-    ) -> _ModelT:
-        data = await self._client.request(method, path, body=body, query=query, options=options)
-        return construct(cast_to, data)
-
-    async def _get_page(
-        self, path: str, model: type[_ModelT], *, query: Mapping[str, Any], options: Optional[RequestOptions],
-    ) -> "AsyncCursorPage[_ModelT]":
-        from .pagination import AsyncCursorPage
-        from .types import ListObject
-
-        async def fetch(cursor: Optional[str]) -> AsyncCursorPage[_ModelT]:
-            params = {**query, "cursor": cursor} if cursor else dict(query)
-            data = await self._client.request("GET", path, query=params, options=options)
-            listing = construct(ListObject[model], data)  # type: ignore[valid-type]
-            return AsyncCursorPage(
-                data=listing.data, has_more=listing.has_more, next_cursor=listing.next_cursor, fetch=fetch
-            )
-
-        return await fetch(query.get("cursor"))
-
-
 def construct(cast_to: type[_ModelT], data: Any) -> _ModelT:
     """Validate ``data`` into ``cast_to``; a mismatch is an :class:`APIResponseValidationError`."""
     try:
@@ -443,7 +380,7 @@ def _connection_error(exc: httpx.TransportError, request: httpx.Request) -> APIC
     return APIConnectionError(f"Connection error: {exc}" if str(exc) else "Connection error.", request=request)
 
 
-def _parse_retry_after(headers: Optional[httpx.Headers]) -> Optional[float]:
+def _parse_retry_after(headers: httpx.Headers | None) -> float | None:
     """``Retry-After`` in seconds, from either a number or an HTTP date; ``None`` if absent or bad."""
     value = headers.get("Retry-After") if headers is not None else None
     if not value:

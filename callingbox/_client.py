@@ -7,8 +7,9 @@ Each resource namespace (``client.agents``, ``client.numbers``, ``client.calls``
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from functools import cached_property
-from typing import TYPE_CHECKING, Mapping, Optional
+from typing import TYPE_CHECKING
 
 import httpx
 
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
 __all__ = ["Callingbox", "AsyncCallingbox"]
 
 
-def _resolve_settings(api_key: Optional[str], base_url: Optional[str]) -> tuple[str, str]:
+def _resolve_settings(api_key: str | None, base_url: str | None) -> tuple[str, str]:
     """Arguments first, then the environment, then the default base URL."""
     api_key = api_key or os.environ.get(API_KEY_ENV)
     if not api_key:
@@ -61,13 +62,13 @@ class Callingbox(SyncAPIClient):
 
     def __init__(
         self,
-        api_key: Optional[str] = None,
-        base_url: Optional[str] = None,
+        api_key: str | None = None,
+        base_url: str | None = None,
         *,
         timeout: Timeout = DEFAULT_TIMEOUT,
         max_retries: int = DEFAULT_MAX_RETRIES,
-        http_client: Optional[httpx.Client] = None,
-        default_headers: Optional[Mapping[str, str]] = None,
+        http_client: httpx.Client | None = None,
+        default_headers: Mapping[str, str] | None = None,
     ) -> None:
         api_key, base_url = _resolve_settings(api_key, base_url)
         super().__init__(
@@ -76,26 +77,26 @@ class Callingbox(SyncAPIClient):
         )
 
     @cached_property
-    def agents(self) -> "Agents":
+    def agents(self) -> Agents:
         """Agents: create, configure, attach numbers, archive, list their calls."""
         from .resources.agents import Agents
 
         return Agents(self)
 
     @cached_property
-    def numbers(self) -> "Numbers":
+    def numbers(self) -> Numbers:
         """Phone numbers: search, buy or import, route, release, filter rules."""
         from .resources.numbers import Numbers
 
         return Numbers(self)
 
     @property
-    def phone_numbers(self) -> "Numbers":
+    def phone_numbers(self) -> Numbers:
         """Alias of :attr:`numbers`."""
         return self.numbers
 
     @cached_property
-    def calls(self) -> "Calls":
+    def calls(self) -> Calls:
         """Calls: dispatch, retrieve, list, cancel, hang up, read transcripts."""
         from .resources.calls import Calls
 
@@ -114,13 +115,13 @@ class AsyncCallingbox(AsyncAPIClient):
 
     def __init__(
         self,
-        api_key: Optional[str] = None,
-        base_url: Optional[str] = None,
+        api_key: str | None = None,
+        base_url: str | None = None,
         *,
         timeout: Timeout = DEFAULT_TIMEOUT,
         max_retries: int = DEFAULT_MAX_RETRIES,
-        http_client: Optional[httpx.AsyncClient] = None,
-        default_headers: Optional[Mapping[str, str]] = None,
+        http_client: httpx.AsyncClient | None = None,
+        default_headers: Mapping[str, str] | None = None,
     ) -> None:
         api_key, base_url = _resolve_settings(api_key, base_url)
         super().__init__(
@@ -129,26 +130,26 @@ class AsyncCallingbox(AsyncAPIClient):
         )
 
     @cached_property
-    def agents(self) -> "AsyncAgents":
+    def agents(self) -> AsyncAgents:
         """Agents: create, configure, attach numbers, archive, list their calls."""
         from .resources.agents import AsyncAgents
 
         return AsyncAgents(self)
 
     @cached_property
-    def numbers(self) -> "AsyncNumbers":
+    def numbers(self) -> AsyncNumbers:
         """Phone numbers: search, buy or import, route, release, filter rules."""
         from .resources.numbers import AsyncNumbers
 
         return AsyncNumbers(self)
 
     @property
-    def phone_numbers(self) -> "AsyncNumbers":
+    def phone_numbers(self) -> AsyncNumbers:
         """Alias of :attr:`numbers`."""
         return self.numbers
 
     @cached_property
-    def calls(self) -> "AsyncCalls":
+    def calls(self) -> AsyncCalls:
         """Calls: dispatch, retrieve, list, cancel, hang up, read transcripts."""
         from .resources.calls import AsyncCalls
 

@@ -23,7 +23,8 @@ Exception tree::
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Mapping, Optional
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import httpx
@@ -56,10 +57,10 @@ class APIError(CallingboxError):
     """A request to the API failed; ``request`` is the last ``httpx.Request`` sent, if any."""
 
     message: str
-    request: Optional["httpx.Request"]
+    request: httpx.Request | None
     body: Any
 
-    def __init__(self, message: str, *, request: Optional["httpx.Request"] = None, body: Any = None) -> None:
+    def __init__(self, message: str, *, request: httpx.Request | None = None, body: Any = None) -> None:
         super().__init__(message)
         self.message = message
         self.request = request
@@ -75,23 +76,23 @@ class APIStatusError(APIError):
     """
 
     status_code: int
-    request_id: Optional[str]
-    type: Optional[str]
-    code: Optional[str]
-    param: Optional[str]
-    response: Optional["httpx.Response"]
+    request_id: str | None
+    type: str | None
+    code: str | None
+    param: str | None
+    response: httpx.Response | None
 
     def __init__(
         self,
         message: str,
         *,
         status_code: int,
-        request_id: Optional[str] = None,
-        type: Optional[str] = None,
-        code: Optional[str] = None,
-        param: Optional[str] = None,
+        request_id: str | None = None,
+        type: str | None = None,
+        code: str | None = None,
+        param: str | None = None,
         body: Any = None,
-        response: Optional["httpx.Response"] = None,
+        response: httpx.Response | None = None,
     ) -> None:
         super().__init__(message, request=_request_of(response), body=body)
         self.status_code = status_code
@@ -147,14 +148,14 @@ class InternalServerError(APIStatusError):
 class APIConnectionError(APIError):
     """The API could not be reached, or the connection broke before an answer."""
 
-    def __init__(self, message: str = "Connection error.", *, request: Optional["httpx.Request"] = None) -> None:
+    def __init__(self, message: str = "Connection error.", *, request: httpx.Request | None = None) -> None:
         super().__init__(message, request=request)
 
 
 class APITimeoutError(APIConnectionError):
     """No answer within the timeout."""
 
-    def __init__(self, message: str = "Request timed out.", *, request: Optional["httpx.Request"] = None) -> None:
+    def __init__(self, message: str = "Request timed out.", *, request: httpx.Request | None = None) -> None:
         super().__init__(message, request=request)
 
 
@@ -177,8 +178,8 @@ def make_status_error(
     status_code: int,
     body: Any,
     *,
-    request_id: Optional[str] = None,
-    response: Optional["httpx.Response"] = None,
+    request_id: str | None = None,
+    response: httpx.Response | None = None,
 ) -> APIStatusError:
     """Build the :class:`APIStatusError` subclass for ``status_code`` and the parsed error ``body``.
 
@@ -203,7 +204,7 @@ def make_status_error(
     )
 
 
-def _status_class(status_code: int, code: Optional[str]) -> type[APIStatusError]:
+def _status_class(status_code: int, code: str | None) -> type[APIStatusError]:
     if status_code == 409 and code is not None and code.startswith("idempotency"):
         return IdempotencyError
     if status_code >= 500:
@@ -211,7 +212,7 @@ def _status_class(status_code: int, code: Optional[str]) -> type[APIStatusError]
     return _STATUS_CLASSES.get(status_code, APIStatusError)
 
 
-def _request_of(response: Optional["httpx.Response"]) -> Optional["httpx.Request"]:
+def _request_of(response: httpx.Response | None) -> httpx.Request | None:
     if response is None:
         return None
     try:
@@ -220,5 +221,5 @@ def _request_of(response: Optional["httpx.Response"]) -> Optional["httpx.Request
         return None
 
 
-def _as_str(value: Any) -> Optional[str]:
+def _as_str(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None

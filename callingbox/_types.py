@@ -6,12 +6,14 @@ argument left at ``NOT_GIVEN`` is not sent at all, while ``None`` is sent as JSO
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Final, Iterable, Mapping, TypedDict, Union
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Final, TypedDict, Union
 
 if TYPE_CHECKING:
     import httpx
 
 __all__ = ["NotGiven", "NOT_GIVEN", "RequestOptions", "Timeout", "strip_not_given", "pick_given"]
+
 
 class NotGiven:
     """The type of :data:`NOT_GIVEN`, the default of every optional API argument.
@@ -19,9 +21,9 @@ class NotGiven:
     It is falsy, so ``if value:`` reads naturally, and it has a single instance.
     """
 
-    _instance: "NotGiven | None" = None
+    _instance: NotGiven | None = None
 
-    def __new__(cls) -> "NotGiven":
+    def __new__(cls) -> NotGiven:
         if cls._instance is None:
             cls._instance = super().__new__(cls)
         return cls._instance

@@ -14,7 +14,8 @@ Iterating a page walks every item of every page, following ``next_cursor`` while
 
 from __future__ import annotations
 
-from typing import AsyncIterator, Awaitable, Callable, Generic, Iterator, List, Literal, Optional, TypeVar
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from typing import Generic, Literal, TypeVar
 
 __all__ = ["SyncCursorPage", "AsyncCursorPage"]
 
@@ -23,14 +24,14 @@ _T = TypeVar("_T")
 
 class _CursorPageBase(Generic[_T]):
     object: Literal["list"] = "list"
-    data: List[_T]
+    data: list[_T]
     """The items of this page, newest first."""
     has_more: bool
     """Whether more items follow this page."""
-    next_cursor: Optional[str]
+    next_cursor: str | None
     """Pass as ``cursor`` to get the next page; ``None`` on the last page."""
 
-    def __init__(self, *, data: List[_T], has_more: bool, next_cursor: Optional[str]) -> None:
+    def __init__(self, *, data: list[_T], has_more: bool, next_cursor: str | None) -> None:
         self.data = data
         self.has_more = has_more
         self.next_cursor = next_cursor
@@ -57,15 +58,15 @@ class SyncCursorPage(_CursorPageBase[_T]):
     def __init__(
         self,
         *,
-        data: List[_T],
+        data: list[_T],
         has_more: bool,
-        next_cursor: Optional[str],
-        fetch: Callable[[str], "SyncCursorPage[_T]"],
+        next_cursor: str | None,
+        fetch: Callable[[str], SyncCursorPage[_T]],
     ) -> None:
         super().__init__(data=data, has_more=has_more, next_cursor=next_cursor)
         self._fetch = fetch
 
-    def get_next_page(self) -> "SyncCursorPage[_T]":
+    def get_next_page(self) -> SyncCursorPage[_T]:
         """Fetch the page after this one.
 
         Raises:
@@ -73,7 +74,7 @@ class SyncCursorPage(_CursorPageBase[_T]):
         """
         return self._fetch(self._check_next())
 
-    def iter_pages(self) -> Iterator["SyncCursorPage[_T]"]:
+    def iter_pages(self) -> Iterator[SyncCursorPage[_T]]:
         """Yield this page, then every following page."""
         page = self
         yield page
@@ -92,15 +93,15 @@ class AsyncCursorPage(_CursorPageBase[_T]):
     def __init__(
         self,
         *,
-        data: List[_T],
+        data: list[_T],
         has_more: bool,
-        next_cursor: Optional[str],
-        fetch: Callable[[str], Awaitable["AsyncCursorPage[_T]"]],
+        next_cursor: str | None,
+        fetch: Callable[[str], Awaitable[AsyncCursorPage[_T]]],
     ) -> None:
         super().__init__(data=data, has_more=has_more, next_cursor=next_cursor)
         self._fetch = fetch
 
-    async def get_next_page(self) -> "AsyncCursorPage[_T]":
+    async def get_next_page(self) -> AsyncCursorPage[_T]:
         """Fetch the page after this one.
 
         Raises:
@@ -108,7 +109,7 @@ class AsyncCursorPage(_CursorPageBase[_T]):
         """
         return await self._fetch(self._check_next())
 
-    async def iter_pages(self) -> AsyncIterator["AsyncCursorPage[_T]"]:
+    async def iter_pages(self) -> AsyncIterator[AsyncCursorPage[_T]]:
         """Yield this page, then every following page."""
         page = self
         yield page

@@ -21,8 +21,9 @@ import argparse
 import json
 import os
 import sys
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional, Sequence
+from typing import TYPE_CHECKING, Any
 
 from .._constants import API_KEY_ENV, BASE_URL_ENV
 from .._exceptions import CallingboxError
@@ -56,7 +57,7 @@ def read_env_file(path: Path) -> dict[str, str]:
     return values
 
 
-def load_settings(environ: Mapping[str, str], cwd: Path) -> tuple[Optional[str], Optional[str]]:
+def load_settings(environ: Mapping[str, str], cwd: Path) -> tuple[str | None, str | None]:
     """The API key and base URL: from ``environ``, else from ``cwd/.callingbox/local.env``."""
     api_key, base_url = environ.get(API_KEY_ENV) or None, environ.get(BASE_URL_ENV) or None
     env_file = cwd / LOCAL_ENV_FILE
@@ -67,7 +68,7 @@ def load_settings(environ: Mapping[str, str], cwd: Path) -> tuple[Optional[str],
     return api_key, base_url
 
 
-def _default_client() -> "Callingbox":
+def _default_client() -> Callingbox:
     from .._client import Callingbox
 
     api_key, base_url = load_settings(os.environ, Path.cwd())
@@ -109,25 +110,25 @@ def _given(**values: Any) -> dict[str, Any]:
     return {key: value for key, value in values.items() if value is not None}
 
 
-def _agents_list(args: argparse.Namespace, client: "Callingbox") -> int:
+def _agents_list(args: argparse.Namespace, client: Callingbox) -> int:
     _emit(client.agents.list(**_given(limit=args.limit, cursor=args.cursor)))
     return 0
 
 
-def _agents_create(args: argparse.Namespace, client: "Callingbox") -> int:
+def _agents_create(args: argparse.Namespace, client: Callingbox) -> int:
     fields = _given(instructions=args.instructions, returns=args.returns, number_ids=args.number_ids,
                     primary_number_id=args.primary_number_id)
     _emit(client.agents.create(name=args.name, type=args.type, **fields))
     return 0
 
 
-def _calls_list(args: argparse.Namespace, client: "Callingbox") -> int:
+def _calls_list(args: argparse.Namespace, client: Callingbox) -> int:
     filters = _given(agent_id=args.agent_id, status=args.status, limit=args.limit, cursor=args.cursor)
     _emit(client.calls.list(**filters))
     return 0
 
 
-def _calls_get(args: argparse.Namespace, client: "Callingbox") -> int:
+def _calls_get(args: argparse.Namespace, client: Callingbox) -> int:
     _emit(client.calls.retrieve(args.call_id))
     return 0
 
@@ -207,7 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Optional[Sequence[str]] = None, *, client_factory: Optional[ClientFactory] = None) -> int:
+def main(argv: Sequence[str] | None = None, *, client_factory: ClientFactory | None = None) -> int:
     """Run the ``callingbox`` command and return its exit status.
 
     Args:
@@ -218,9 +219,9 @@ def main(argv: Optional[Sequence[str]] = None, *, client_factory: Optional[Clien
     args = build_parser().parse_args(argv)
     try:
         if not getattr(args, "api", False):
-            return args.handler(args)
+            return int(args.handler(args))
         with (client_factory or _default_client)() as client:
-            return args.handler(args, client)
+            return int(args.handler(args, client))
     except CallingboxError as exc:
         sys.stderr.write(f"error: {exc}\n")
         return 1

@@ -104,6 +104,10 @@ class NotImplementedYet(ApiError):
     type = "api_error"
     code = "not_implemented"
 
+    @property
+    def should_retry(self) -> Optional[bool]:
+        return False
+
 
 class ServiceUnavailable(ApiError):
     """A dependency did not answer; safe to retry."""

@@ -62,7 +62,7 @@ def _check_shorthand(returns: dict[str, Any], *, param: str) -> None:
                                      code="invalid_schema")
             if len(set(kind)) != len(kind):
                 raise InvalidRequest("enum values must be unique", param=where, code="invalid_schema")
-        elif kind not in SHORTHAND_TYPES:
+        elif not isinstance(kind, str) or kind not in SHORTHAND_TYPES:
             allowed = ", ".join(SHORTHAND_TYPES)
             raise InvalidRequest(f"unknown type {kind!r}; use one of {allowed} or a list of allowed values",
                                  param=where, code="invalid_schema")

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any, AsyncIterator, Iterator, List, Mapping, Optional, Unpack
+from collections.abc import AsyncIterator, Iterator, Mapping
+from typing import Any, Unpack
 
-from .._base_client import AsyncAPIResource, SyncAPIResource, construct, path_id
+from .._base_client import construct, path_id
 from .._types import NOT_GIVEN, NotGiven, RequestOptions, pick_given
 from ..pagination import AsyncCursorPage, SyncCursorPage
 from ..types import Call, ListObject, TranscriptSegment
 from ..types.call import CallStatus, Direction
+from . import AsyncAPIResource, SyncAPIResource
 
-__all__ = ["Calls", "AsyncCalls"]
+__all__ = ["Calls", "AsyncCalls", "Transcript"]
+
+Transcript = list[TranscriptSegment]
+"""A call's transcript: its segments in speaking order."""
 
 _CREATE_FIELDS = ("agent_id", "to", "instructions", "from_number", "context", "webhook_url", "metadata")
 _LIST_FILTERS = (
@@ -19,12 +24,11 @@ _LIST_FILTERS = (
 )
 
 
-
 def _call_path(call_id: str, action: str = "") -> str:
     return f"/v1/calls/{path_id('call_id', call_id)}{action}"
 
 
-def _segments(data: Any) -> tuple[List[TranscriptSegment], Optional[str]]:
+def _segments(data: Any) -> tuple[list[TranscriptSegment], str | None]:
     """The segments of one transcript page and the cursor of the next page, if any."""
     page = construct(ListObject[TranscriptSegment], data)
     return page.data, page.next_cursor if page.has_more else None
@@ -38,10 +42,10 @@ class Calls(SyncAPIResource):
         *,
         agent_id: str,
         to: str,
-        instructions: Optional[str] | NotGiven = NOT_GIVEN,
-        from_number: Optional[str] | NotGiven = NOT_GIVEN,
-        context: Optional[Mapping[str, Any]] | NotGiven = NOT_GIVEN,
-        webhook_url: Optional[str] | NotGiven = NOT_GIVEN,
+        instructions: str | None | NotGiven = NOT_GIVEN,
+        from_number: str | None | NotGiven = NOT_GIVEN,
+        context: Mapping[str, Any] | None | NotGiven = NOT_GIVEN,
+        webhook_url: str | None | NotGiven = NOT_GIVEN,
         metadata: Mapping[str, str] | NotGiven = NOT_GIVEN,
         **options: Unpack[RequestOptions],
     ) -> Call:
@@ -111,7 +115,7 @@ class Calls(SyncAPIResource):
         """Hang up a call ``in_progress`` (``POST /v1/calls/{id}/hangup``)."""
         return self._request("POST", _call_path(call_id, "/hangup"), Call, options=options)
 
-    def transcript(self, call_id: str, **options: Unpack[RequestOptions]) -> List[TranscriptSegment]:
+    def transcript(self, call_id: str, **options: Unpack[RequestOptions]) -> Transcript:
         """Every transcript segment of a call, in order (``GET /v1/calls/{id}/transcript``)."""
         path = _call_path(call_id, "/transcript")
         segments, cursor = _segments(self._client.request("GET", path, options=options))
@@ -129,10 +133,10 @@ class AsyncCalls(AsyncAPIResource):
         *,
         agent_id: str,
         to: str,
-        instructions: Optional[str] | NotGiven = NOT_GIVEN,
-        from_number: Optional[str] | NotGiven = NOT_GIVEN,
-        context: Optional[Mapping[str, Any]] | NotGiven = NOT_GIVEN,
-        webhook_url: Optional[str] | NotGiven = NOT_GIVEN,
+        instructions: str | None | NotGiven = NOT_GIVEN,
+        from_number: str | None | NotGiven = NOT_GIVEN,
+        context: Mapping[str, Any] | None | NotGiven = NOT_GIVEN,
+        webhook_url: str | None | NotGiven = NOT_GIVEN,
         metadata: Mapping[str, str] | NotGiven = NOT_GIVEN,
         **options: Unpack[RequestOptions],
     ) -> Call:
@@ -189,7 +193,7 @@ class AsyncCalls(AsyncAPIResource):
         """Hang up a call in progress; see :meth:`Calls.hangup`."""
         return await self._request("POST", _call_path(call_id, "/hangup"), Call, options=options)
 
-    async def transcript(self, call_id: str, **options: Unpack[RequestOptions]) -> List[TranscriptSegment]:
+    async def transcript(self, call_id: str, **options: Unpack[RequestOptions]) -> Transcript:
         """Every transcript segment of a call; see :meth:`Calls.transcript`."""
         path = _call_path(call_id, "/transcript")
         segments, cursor = _segments(await self._client.request("GET", path, options=options))

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import cached_property
-from typing import Any, Literal, Mapping, Optional, TypeVar, Union, Unpack
+from typing import Any, Literal, TypeVar, Unpack
 
 from pydantic import Field
 
-from .._base_client import AsyncAPIResource, SyncAPIResource, construct, path_id
+from .._base_client import construct, path_id
 from .._types import NOT_GIVEN, NotGiven, RequestOptions, strip_not_given
 from ..pagination import AsyncCursorPage, SyncCursorPage
 from ..types import DeletedObject, NumberImport, NumberRule, PhoneNumber
 from ..types._base import ResponseModel
 from ..types.phone_number import FilterMode, InboundMode, RuleAction
+from . import AsyncAPIResource, SyncAPIResource
 
 __all__ = ["Numbers", "AsyncNumbers", "NumberRules", "AsyncNumberRules", "AvailableNumbers"]
 
@@ -38,7 +40,7 @@ def _create_body(number: str | NotGiven, import_: NumberImport | Mapping[str, st
     return {"number": number} if not isinstance(number, NotGiven) else {"import": import_}
 
 
-def _deleted(model: type[_DeletableT], data: Any) -> Union[_DeletableT, DeletedObject]:
+def _deleted(model: type[_DeletableT], data: Any) -> _DeletableT | DeletedObject:
     """A DELETE answer: the object itself (now released or deleted), or a ``{"id", "object", "deleted"}`` stub."""
     if isinstance(data, Mapping) and "deleted" in data:
         return construct(DeletedObject, data)
@@ -99,7 +101,7 @@ class NumberRules(SyncAPIResource):
 
     def delete(
         self, number_id: str, rule_id: str, **options: Unpack[RequestOptions]
-    ) -> Union[NumberRule, DeletedObject]:
+    ) -> NumberRule | DeletedObject:
         """Delete a rule (``DELETE /v1/numbers/{id}/rules/{rule_id}``)."""
         data = self._client.request("DELETE", _rule_path(number_id, rule_id), options=options)
         return _deleted(NumberRule, data)
@@ -169,7 +171,7 @@ class Numbers(SyncAPIResource):
         number_id: str,
         *,
         inbound_mode: InboundMode | NotGiven = NOT_GIVEN,
-        incoming_call_webhook_url: Optional[str] | NotGiven = NOT_GIVEN,
+        incoming_call_webhook_url: str | None | NotGiven = NOT_GIVEN,
         filter_mode: FilterMode | NotGiven = NOT_GIVEN,
         **options: Unpack[RequestOptions],
     ) -> PhoneNumber:
@@ -180,7 +182,7 @@ class Numbers(SyncAPIResource):
         )
         return self._request("PATCH", _number_path(number_id), PhoneNumber, body=body, options=options)
 
-    def release(self, number_id: str, **options: Unpack[RequestOptions]) -> Union[PhoneNumber, DeletedObject]:
+    def release(self, number_id: str, **options: Unpack[RequestOptions]) -> PhoneNumber | DeletedObject:
         """Release a number (``DELETE /v1/numbers/{id}``); refused (409) while attached to an agent."""
         data = self._client.request("DELETE", _number_path(number_id), options=options)
         return _deleted(PhoneNumber, data)
@@ -232,7 +234,7 @@ class AsyncNumberRules(AsyncAPIResource):
 
     async def delete(
         self, number_id: str, rule_id: str, **options: Unpack[RequestOptions]
-    ) -> Union[NumberRule, DeletedObject]:
+    ) -> NumberRule | DeletedObject:
         """Delete a rule; see :meth:`NumberRules.delete`."""
         data = await self._client.request("DELETE", _rule_path(number_id, rule_id), options=options)
         return _deleted(NumberRule, data)
@@ -300,7 +302,7 @@ class AsyncNumbers(AsyncAPIResource):
         number_id: str,
         *,
         inbound_mode: InboundMode | NotGiven = NOT_GIVEN,
-        incoming_call_webhook_url: Optional[str] | NotGiven = NOT_GIVEN,
+        incoming_call_webhook_url: str | None | NotGiven = NOT_GIVEN,
         filter_mode: FilterMode | NotGiven = NOT_GIVEN,
         **options: Unpack[RequestOptions],
     ) -> PhoneNumber:
@@ -313,7 +315,7 @@ class AsyncNumbers(AsyncAPIResource):
 
     async def release(
         self, number_id: str, **options: Unpack[RequestOptions]
-    ) -> Union[PhoneNumber, DeletedObject]:
+    ) -> PhoneNumber | DeletedObject:
         """Release a number; see :meth:`Numbers.release`."""
         data = await self._client.request("DELETE", _number_path(number_id), options=options)
         return _deleted(PhoneNumber, data)

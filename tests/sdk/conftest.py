@@ -1,22 +1,17 @@
-"""Fixtures of the SDK tests; the harness itself is in ``sdk_harness.py``."""
+"""Fixtures of the SDK tests; the harness itself is in ``sdk_harness.py``.
+
+The environment is cleaned by the autouse ``clean_environ`` of ``tests/conftest.py``.
+"""
 
 from __future__ import annotations
 
 import pytest
-
 from sdk_harness import SDK, MockServer
 
 
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
-
-
-@pytest.fixture(autouse=True)
-def clean_environ(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Results never depend on the developer's shell."""
-    for name in ("CALLINGBOX_API_KEY", "CALLINGBOX_BASE_URL", "CALLINGBOX_WEBHOOK_SECRET"):
-        monkeypatch.delenv(name, raising=False)
 
 
 @pytest.fixture

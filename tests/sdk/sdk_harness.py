@@ -10,7 +10,8 @@ from __future__ import annotations
 import inspect
 import json
 from collections import deque
-from typing import Any, Callable, Optional, Union
+from collections.abc import Callable
+from typing import Any
 
 import httpx
 
@@ -20,7 +21,7 @@ BASE_URL = "http://callingbox.test"
 API_KEY = "sk_test_123"
 NOW = 1_700_000_000
 
-Reply = Union[httpx.Response, Exception, Callable[[httpx.Request], httpx.Response]]
+Reply = httpx.Response | Exception | Callable[[httpx.Request], httpx.Response]
 
 
 class FakeClockCallingbox(Callingbox):
@@ -51,7 +52,7 @@ class MockServer:
     def __init__(self) -> None:
         self.requests: list[httpx.Request] = []
         self.replies: deque[Reply] = deque()
-        self.default: Optional[Reply] = None
+        self.default: Reply | None = None
 
     def reply(self, *replies: Reply) -> None:
         """Queue replies: a response, an exception to raise, or a function of the request."""
@@ -80,21 +81,21 @@ def body_of(request: httpx.Request) -> Any:
     return json.loads(request.content) if request.content else None
 
 
-def ok(payload: Any, status: int = 200, headers: Optional[dict[str, str]] = None) -> httpx.Response:
+def ok(payload: Any, status: int = 200, headers: dict[str, str] | None = None) -> httpx.Response:
     """A JSON response."""
     return httpx.Response(status, json=payload, headers={"Request-Id": "req_ok", **(headers or {})})
 
 
 def error(
-    status: int, code: str, message: str = "something went wrong", *, param: Optional[str] = None,
-    type: str = "invalid_request_error", request_id: str = "req_123", headers: Optional[dict[str, str]] = None,
+    status: int, code: str, message: str = "something went wrong", *, param: str | None = None,
+    type: str = "invalid_request_error", request_id: str = "req_123", headers: dict[str, str] | None = None,
 ) -> httpx.Response:
     """An error response shaped like the API's ``{"error": {...}}`` body."""
     body = {"error": {"type": type, "code": code, "message": message, "param": param, "request_id": request_id}}
     return httpx.Response(status, json=body, headers={"Request-Id": request_id, **(headers or {})})
 
 
-def listing(data: list[Any], next_cursor: Optional[str] = None) -> dict[str, Any]:
+def listing(data: list[Any], next_cursor: str | None = None) -> dict[str, Any]:
     """A list body; ``has_more`` follows ``next_cursor``."""
     return {"object": "list", "data": data, "has_more": next_cursor is not None, "next_cursor": next_cursor}
 
@@ -146,7 +147,7 @@ class SDK:
     def is_async(self) -> bool:
         return self.mode == "async"
 
-    def make(self, **kwargs: Any) -> Union[FakeClockCallingbox, FakeClockAsyncCallingbox]:
+    def make(self, **kwargs: Any) -> FakeClockCallingbox | FakeClockAsyncCallingbox:
         """A new client of this mode on the mock transport; ``kwargs`` go to the constructor."""
         transport = httpx.MockTransport(self.server)
         kwargs.setdefault("api_key", API_KEY)

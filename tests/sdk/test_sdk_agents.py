@@ -5,11 +5,11 @@ from __future__ import annotations
 import inspect
 
 import pytest
+from sdk_harness import SDK, agent_json, body_of, call_json, listing, ok
 
 from callingbox import NOT_GIVEN, AsyncCallingbox, Callingbox
 from callingbox.resources.agents import AGENT_FIELDS, Agents, AsyncAgents
 from callingbox.types import Agent, AgentUpdateParams, Call
-from sdk_harness import SDK, agent_json, body_of, call_json, listing, ok
 
 pytestmark = pytest.mark.anyio
 

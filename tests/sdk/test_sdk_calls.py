@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from sdk_harness import SDK, body_of, call_json, listing, ok
 
 from callingbox import AsyncCursorPage, SyncCursorPage
 from callingbox.types import Call, TranscriptSegment
-from sdk_harness import SDK, body_of, call_json, listing, ok
 
 pytestmark = pytest.mark.anyio
 

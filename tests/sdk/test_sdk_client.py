@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from sdk_harness import API_KEY, BASE_URL, SDK, agent_json, ok
 
 from callingbox import DEFAULT_TIMEOUT, AsyncCallingbox, Callingbox, CallingboxError
-from sdk_harness import API_KEY, BASE_URL, SDK, agent_json, ok
 
 pytestmark = pytest.mark.anyio
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from sdk_harness import SDK, error, ok
 
 import callingbox
 from callingbox import (
@@ -24,7 +25,6 @@ from callingbox import (
     UnprocessableEntityError,
 )
 from callingbox._exceptions import make_status_error
-from sdk_harness import SDK, error, ok
 
 pytestmark = pytest.mark.anyio
 
@@ -87,7 +87,9 @@ async def test_error_carries_the_body_fields_and_starts_with_the_request_id(sdk:
 async def test_request_id_header_wins_and_body_is_the_fallback(sdk: SDK) -> None:
     body = {"error": {"type": "invalid_request_error", "code": "resource_missing", "message": "no such agent",
                       "param": None, "request_id": "req_body"}}
-    sdk.server.reply(httpx.Response(404, json=body, headers={"Request-Id": "req_header"}), httpx.Response(404, json=body))
+    sdk.server.reply(
+        httpx.Response(404, json=body, headers={"Request-Id": "req_header"}), httpx.Response(404, json=body)
+    )
     with pytest.raises(NotFoundError) as first:
         await sdk.run(lambda c: c.agents.retrieve("agent_9"))
     with pytest.raises(NotFoundError) as second:

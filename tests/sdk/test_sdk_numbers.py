@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from sdk_harness import SDK, body_of, listing, number_json, ok, rule_json
 
 from callingbox.resources.numbers import AvailableNumbers
 from callingbox.types import DeletedObject, NumberRule, PhoneNumber
-from sdk_harness import SDK, body_of, listing, number_json, ok, rule_json
 
 pytestmark = pytest.mark.anyio
 
@@ -59,7 +59,9 @@ async def test_update_sends_only_given_fields(sdk: SDK) -> None:
         "pn_1", inbound_mode="webhook", incoming_call_webhook_url="https://hooks.example/in"
     ))
     assert (sdk.server.last.method, sdk.server.last.url.path) == ("PATCH", "/v1/numbers/pn_1")
-    assert body_of(sdk.server.last) == {"inbound_mode": "webhook", "incoming_call_webhook_url": "https://hooks.example/in"}
+    assert body_of(sdk.server.last) == {
+        "inbound_mode": "webhook", "incoming_call_webhook_url": "https://hooks.example/in",
+    }
     assert number.inbound_mode == "webhook"
 
 
@@ -81,7 +83,8 @@ async def test_rules(sdk: SDK) -> None:
     assert isinstance(rule, NumberRule)
 
     page = await sdk.run(lambda c: c.numbers.rules.list("pn_1", status="active"))
-    assert (sdk.server.last.url.path, dict(sdk.server.last.url.params)) == ("/v1/numbers/pn_1/rules", {"status": "active"})
+    assert sdk.server.last.url.path == "/v1/numbers/pn_1/rules"
+    assert dict(sdk.server.last.url.params) == {"status": "active"}
     assert page.data[0].id == "rule_1"
 
     paused = await sdk.run(lambda c: c.numbers.rules.update("pn_1", "rule_1", status="paused"))

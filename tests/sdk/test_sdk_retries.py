@@ -7,9 +7,11 @@ import time
 
 import httpx
 import pytest
+from sdk_harness import SDK, agent_json, call_json, error, ok
 
 from callingbox import (
     APIConnectionError,
+    APIStatusError,
     APITimeoutError,
     BadRequestError,
     ConflictError,
@@ -18,7 +20,6 @@ from callingbox import (
 )
 from callingbox._base_client import BaseClient
 from callingbox._constants import INITIAL_RETRY_DELAY, MAX_RETRY_AFTER, MAX_RETRY_DELAY
-from sdk_harness import SDK, agent_json, call_json, error, ok
 
 pytestmark = pytest.mark.anyio
 
@@ -121,15 +122,16 @@ async def test_should_retry_true_retries_any_status(sdk: SDK) -> None:
 @pytest.mark.parametrize("status", [400, 401, 403, 404, 422])
 async def test_client_errors_are_not_retried(sdk: SDK, status: int) -> None:
     sdk.server.reply(error(status, "nope"))
-    with pytest.raises(Exception):
+    with pytest.raises(APIStatusError) as excinfo:
         await sdk.run(lambda c: c.agents.retrieve("agent_1"))
+    assert excinfo.value.status_code == status
     assert len(sdk.server.requests) == 1
 
 
 @pytest.mark.parametrize("status", [408, 409, 429, 500, 502, 503, 504])
 async def test_retryable_statuses_give_up_after_max_retries(sdk: SDK, status: int) -> None:
     sdk.server.default = error(status, "try_again")
-    with pytest.raises(Exception) as excinfo:
+    with pytest.raises(APIStatusError) as excinfo:
         await sdk.run(lambda c: c.agents.retrieve("agent_1"))
     assert excinfo.value.status_code == status
     assert len(sdk.server.requests) == 3  # one attempt and DEFAULT_MAX_RETRIES retries

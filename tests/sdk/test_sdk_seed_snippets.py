@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from sdk_harness import MockServer, agent_json, body_of, call_json, listing, ok
 
 from callingbox import Callingbox
-from sdk_harness import MockServer, agent_json, body_of, call_json, listing, ok
 
 
 @pytest.fixture

@@ -86,17 +86,27 @@ def find_number(workspace_id: str, e164: str) -> Optional[NumberRecord]:
     return get_number(workspace_id, owner.number_id)
 
 
+def _order_key(doc: dict[str, Any]) -> str:
+    # Within one second, generated ids sort by time; fixed ids (sample numbers) count as older.
+    generated = "1" if len(doc["id"]) == len("pn_") + 26 else "0"
+    return f"{_PREFIX}{int(doc['created']):012d}#{generated}#{doc['id']}"
+
+
 def list_numbers(workspace_id: str, *, limit: int, cursor: Optional[str]) -> Page:
-    """Numbers newest first."""
+    """Numbers newest first.
+
+    Ordered by ``created`` rather than by id, because adopted sample numbers carry fixed ids
+    (``pn_abc123``) that do not sort by time. A workspace holds few numbers, so they are read whole.
+    """
     after = decode_cursor(cursor, prefix=_PREFIX)
-    condition = NumberItem.sk.between(_PREFIX, after) if after else NumberItem.sk.startswith(_PREFIX)
-    items = [item for item in NumberItem.query(ws_key(workspace_id), range_key_condition=condition,
-                                               scan_index_forward=False, limit=limit + 2)
-             if item.sk != after]
-    kept = items[:limit]
-    has_more = len(items) > limit
-    docs = [json.dumps(_record(item).doc) for item in kept]
-    return Page(docs, has_more, encode_cursor(kept[-1].sk) if has_more and kept else None)
+    records = [_record(item).doc for item in NumberItem.query(ws_key(workspace_id),
+                                                               range_key_condition=NumberItem.sk.startswith(_PREFIX))]
+    ordered = sorted(records, key=_order_key, reverse=True)
+    if after is not None:
+        ordered = [doc for doc in ordered if _order_key(doc) < after]
+    kept = ordered[:limit]
+    has_more = len(ordered) > limit
+    return Page([json.dumps(doc) for doc in kept], has_more, encode_cursor(_order_key(kept[-1])) if has_more else None)
 
 
 def update_number(workspace_id: str, doc: dict[str, Any], *, expected_version: int) -> NumberRecord:
