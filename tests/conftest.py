@@ -3,12 +3,11 @@ and a fresh workspace per test so that tests never see each other's data."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Iterator
+from typing import Any, Iterator
 
 import pytest
 
-from tests.support import unique_e164
+from tests.support import Workspace, new_workspace
 
 # The SDK and the CLI read these; a developer's shell must not change what the tests see.
 _CLIENT_VARIABLES = ("CALLINGBOX_API_KEY", "CALLINGBOX_BASE_URL", "CALLINGBOX_WEBHOOK_SECRET")
@@ -21,7 +20,7 @@ def clean_environ(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(scope="session")
-def local_stack() -> Iterator["object"]:
+def local_stack() -> Iterator[Any]:
     from callingbox.local.stack import start_local_stack
 
     stack = start_local_stack(port=0)
@@ -29,33 +28,12 @@ def local_stack() -> Iterator["object"]:
     stack.stop()
 
 
-@dataclass
-class Workspace:
-    """A workspace of the local stack, its key, and the docs' sample numbers adopted into it."""
-
-    id: str
-    api_key: str
-    base_url: str
-    numbers: dict[str, str]
-
-    def http(self, **kwargs: object) -> "object":
-        import httpx
-
-        return httpx.Client(base_url=self.base_url, headers={"Authorization": f"Bearer {self.api_key}"},
-                            timeout=30, **kwargs)
+@pytest.fixture
+def workspace(local_stack: Any) -> Workspace:
+    return new_workspace(local_stack.api_url)
 
 
 @pytest.fixture
-def workspace(local_stack: object) -> Workspace:
-    from callingbox.core.store.workspaces import create_workspace
-    from callingbox.local.demo_numbers import seed_demo_numbers
-
-    ws, key = create_workspace("test")
-    numbers = seed_demo_numbers(str(ws["id"]), [unique_e164() for _ in range(4)])
-    return Workspace(str(ws["id"]), key, local_stack.api_url, {n["id"]: n["number"] for n in numbers})
-
-
-@pytest.fixture
-def api(workspace: Workspace) -> Iterator["object"]:
+def api(workspace: Workspace) -> Iterator[Any]:
     with workspace.http() as client:
         yield client

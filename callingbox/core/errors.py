@@ -5,6 +5,7 @@
     ├── Unauthenticated       401  authentication_error
     ├── NotFound              404  invalid_request_error / resource_missing
     ├── Conflict              409  invalid_request_error (retry allowed unless ``permanent``)
+    ├── UnsupportedMediaType  415  invalid_request_error
     ├── NotImplementedYet     501  api_error / not_implemented
     └── ServiceUnavailable    503  api_error
 """
@@ -20,6 +21,7 @@ __all__ = [
     "NotFound",
     "Conflict",
     "NotImplementedYet",
+    "UnsupportedMediaType",
     "ServiceUnavailable",
 ]
 
@@ -95,6 +97,18 @@ class Conflict(ApiError):
     @property
     def should_retry(self) -> Optional[bool]:
         return False if self.permanent else True
+
+
+class UnsupportedMediaType(ApiError):
+    """The body is declared as something other than JSON."""
+
+    status = 415
+    type = "invalid_request_error"
+    code = "unsupported_media_type"
+
+    @property
+    def should_retry(self) -> Optional[bool]:
+        return False
 
 
 class NotImplementedYet(ApiError):

@@ -115,12 +115,12 @@ def create_rule(scope: Scope, number_id: str, body: Any) -> dict[str, Any]:
     return number_store.insert_rule(scope.workspace_id, doc).doc
 
 
-def list_rules(scope: Scope, number_id: str, *, status: Optional[str]) -> list[dict[str, Any]]:
+def list_rules(scope: Scope, number_id: str, *, status: Optional[str], limit: int, cursor: Optional[str]) -> Page:
     """``GET /v1/numbers/{id}/rules``."""
     if status is not None and status not in ("active", "paused", "deleted"):
         raise InvalidRequest("status must be active, paused or deleted", param="status")
     number_store.get_number(scope.workspace_id, number_id)
-    return number_store.list_rules(scope.workspace_id, number_id, status=status)
+    return number_store.list_rules(scope.workspace_id, number_id, status=status, limit=limit, cursor=cursor)
 
 
 def _edit_rule(scope: Scope, number_id: str, rule_id: str, changes: dict[str, Any]) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from typing import Any
 
 from pydantic.json_schema import models_json_schema
 
+from .. import types
 from ..types import ErrorResponse
 from .operations import OPERATIONS, Operation
 
@@ -29,10 +30,10 @@ def _models() -> tuple[list[tuple[type, str]], set[type]]:
     pairs: list[tuple[type, str]] = [(ErrorResponse, "serialization")]
     for op in OPERATIONS:
         if op.body is not None:
-            pairs.append((op.body, "validation"))
-        for model in (op.response, op.list_of):
-            if model is not None:
-                pairs.append((model, "serialization"))
+            pairs.append((_model(op.body), "validation"))
+        for name in (op.response, op.list_of):
+            if name is not None:
+                pairs.append((_model(name), "serialization"))
     unique: list[tuple[type, str]] = []
     for pair in pairs:
         if pair not in unique:
@@ -40,11 +41,15 @@ def _models() -> tuple[list[tuple[type, str]], set[type]]:
     return unique, {model for model, _ in unique}
 
 
-def _ref(model: type) -> dict[str, str]:
-    return {"$ref": _REF.format(model=model.__name__)}
+def _model(name: str) -> type:
+    return getattr(types, name)
 
 
-def _list_schema(model: type) -> dict[str, Any]:
+def _ref(model: type | str) -> dict[str, str]:
+    return {"$ref": _REF.format(model=model if isinstance(model, str) else model.__name__)}
+
+
+def _list_schema(model: str) -> dict[str, Any]:
     return {
         "type": "object",
         "required": ["object", "data", "has_more"],

@@ -1,27 +1,15 @@
 """Every public HTTP operation, declared once: the API registers its routes from this table and the
-OpenAPI document is generated from it, so the two cannot drift apart."""
+OpenAPI document is generated from it, so the two cannot drift apart.
+
+Models are named, not imported: the API serves stored JSON and never needs the response models,
+so only the OpenAPI generator resolves the names (in :mod:`callingbox.types`).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from ..types import (
-    Agent,
-    AgentCreateParams,
-    AgentUpdateParams,
-    AttachNumberParams,
-    Call,
-    CallCreateParams,
-    NumberCreateParams,
-    NumberRule,
-    NumberUpdateParams,
-    PhoneNumber,
-    RuleCreateParams,
-    RuleUpdateParams,
-    SetPrimaryNumberParams,
-    TranscriptSegment,
-)
 
 __all__ = ["Operation", "QueryParam", "OPERATIONS", "operation", "LIST_PARAMS", "CALL_FILTERS"]
 
@@ -44,9 +32,9 @@ class Operation:
     method: str
     path: str
     summary: str
-    response: Any = None
-    list_of: Any = None
-    body: Optional[type] = None
+    response: Optional[str] = None
+    list_of: Optional[str] = None
+    body: Optional[str] = None
     query: tuple[QueryParam, ...] = ()
     tag: str = ""
     authenticated: bool = True
@@ -68,52 +56,52 @@ CALL_FILTERS = (
 )
 
 OPERATIONS: tuple[Operation, ...] = (
-    Operation("agents.create", "POST", "/v1/agents", "Create an agent", Agent, body=AgentCreateParams, tag="agents"),
-    Operation("agents.list", "GET", "/v1/agents", "List agents", list_of=Agent, tag="agents",
+    Operation("agents.create", "POST", "/v1/agents", "Create an agent", "Agent", body="AgentCreateParams", tag="agents"),
+    Operation("agents.list", "GET", "/v1/agents", "List agents", list_of="Agent", tag="agents",
               query=(QueryParam("type", enum=("inbound", "outbound")), QueryParam("archived", "boolean"),
                      *LIST_PARAMS)),
-    Operation("agents.retrieve", "GET", "/v1/agents/{agent_id}", "Retrieve an agent", Agent, tag="agents"),
+    Operation("agents.retrieve", "GET", "/v1/agents/{agent_id}", "Retrieve an agent", "Agent", tag="agents"),
     Operation("agents.update", "PATCH", "/v1/agents/{agent_id}", "Update an agent (applies to the next call)",
-              Agent, body=AgentUpdateParams, tag="agents"),
-    Operation("agents.archive", "POST", "/v1/agents/{agent_id}/archive", "Archive an agent", Agent, tag="agents"),
+              "Agent", body="AgentUpdateParams", tag="agents"),
+    Operation("agents.archive", "POST", "/v1/agents/{agent_id}/archive", "Archive an agent", "Agent", tag="agents"),
     Operation("agents.attach_number", "POST", "/v1/agents/{agent_id}/numbers", "Attach a number to an agent",
-              Agent, body=AttachNumberParams, tag="agents"),
+              "Agent", body="AttachNumberParams", tag="agents"),
     Operation("agents.detach_number", "DELETE", "/v1/agents/{agent_id}/numbers/{number_id}",
-              "Detach a number from an agent", Agent, tag="agents"),
+              "Detach a number from an agent", "Agent", tag="agents"),
     Operation("agents.set_primary_number", "POST", "/v1/agents/{agent_id}/primary_number",
-              "Set an agent's primary number", Agent, body=SetPrimaryNumberParams, tag="agents"),
-    Operation("agents.list_calls", "GET", "/v1/agents/{agent_id}/calls", "List an agent's calls", list_of=Call,
+              "Set an agent's primary number", "Agent", body="SetPrimaryNumberParams", tag="agents"),
+    Operation("agents.list_calls", "GET", "/v1/agents/{agent_id}/calls", "List an agent's calls", list_of="Call",
               query=(*CALL_FILTERS, *LIST_PARAMS), tag="agents"),
-    Operation("numbers.list", "GET", "/v1/numbers", "List phone numbers", list_of=PhoneNumber, query=LIST_PARAMS,
+    Operation("numbers.list", "GET", "/v1/numbers", "List phone numbers", list_of="PhoneNumber", query=LIST_PARAMS,
               tag="numbers"),
     Operation("numbers.available", "GET", "/v1/numbers/available", "Search the carrier for numbers to buy",
               tag="numbers", query=(QueryParam("country"), QueryParam("area_code"))),
-    Operation("numbers.create", "POST", "/v1/numbers", "Buy or import a phone number", PhoneNumber,
-              body=NumberCreateParams, tag="numbers"),
-    Operation("numbers.retrieve", "GET", "/v1/numbers/{number_id}", "Retrieve a phone number", PhoneNumber,
+    Operation("numbers.create", "POST", "/v1/numbers", "Buy or import a phone number", "PhoneNumber",
+              body="NumberCreateParams", tag="numbers"),
+    Operation("numbers.retrieve", "GET", "/v1/numbers/{number_id}", "Retrieve a phone number", "PhoneNumber",
               tag="numbers"),
-    Operation("numbers.update", "PATCH", "/v1/numbers/{number_id}", "Update a phone number's routing", PhoneNumber,
-              body=NumberUpdateParams, tag="numbers"),
+    Operation("numbers.update", "PATCH", "/v1/numbers/{number_id}", "Update a phone number's routing", "PhoneNumber",
+              body="NumberUpdateParams", tag="numbers"),
     Operation("numbers.release", "DELETE", "/v1/numbers/{number_id}", "Release a phone number", tag="numbers"),
     Operation("rules.list", "GET", "/v1/numbers/{number_id}/rules", "List a number's filter rules",
-              list_of=NumberRule, query=(QueryParam("status", enum=("active", "paused", "deleted")),),
+              list_of="NumberRule", query=(QueryParam("status", enum=("active", "paused", "deleted")), *LIST_PARAMS),
               tag="numbers"),
-    Operation("rules.create", "POST", "/v1/numbers/{number_id}/rules", "Create a filter rule", NumberRule,
-              body=RuleCreateParams, tag="numbers"),
+    Operation("rules.create", "POST", "/v1/numbers/{number_id}/rules", "Create a filter rule", "NumberRule",
+              body="RuleCreateParams", tag="numbers"),
     Operation("rules.update", "PATCH", "/v1/numbers/{number_id}/rules/{rule_id}", "Update a filter rule",
-              NumberRule, body=RuleUpdateParams, tag="numbers"),
+              "NumberRule", body="RuleUpdateParams", tag="numbers"),
     Operation("rules.delete", "DELETE", "/v1/numbers/{number_id}/rules/{rule_id}", "Delete a filter rule",
-              NumberRule, tag="numbers"),
-    Operation("calls.create", "POST", "/v1/calls", "Dispatch an outbound call", Call, body=CallCreateParams,
+              "NumberRule", tag="numbers"),
+    Operation("calls.create", "POST", "/v1/calls", "Dispatch an outbound call", "Call", body="CallCreateParams",
               tag="calls"),
-    Operation("calls.list", "GET", "/v1/calls", "List calls", list_of=Call,
+    Operation("calls.list", "GET", "/v1/calls", "List calls", list_of="Call",
               query=(QueryParam("agent_id"), *CALL_FILTERS, *LIST_PARAMS), tag="calls"),
-    Operation("calls.retrieve", "GET", "/v1/calls/{call_id}", "Retrieve a call", Call, tag="calls"),
-    Operation("calls.cancel", "POST", "/v1/calls/{call_id}/cancel", "Cancel a queued call", Call, tag="calls"),
-    Operation("calls.hangup", "POST", "/v1/calls/{call_id}/hangup", "Hang up a call in progress", Call,
+    Operation("calls.retrieve", "GET", "/v1/calls/{call_id}", "Retrieve a call", "Call", tag="calls"),
+    Operation("calls.cancel", "POST", "/v1/calls/{call_id}/cancel", "Cancel a queued call", "Call", tag="calls"),
+    Operation("calls.hangup", "POST", "/v1/calls/{call_id}/hangup", "Hang up a call in progress", "Call",
               tag="calls"),
     Operation("calls.transcript", "GET", "/v1/calls/{call_id}/transcript", "A call's transcript",
-              list_of=TranscriptSegment, tag="calls"),
+              list_of="TranscriptSegment", tag="calls"),
     Operation("openapi", "GET", "/v1/openapi.json", "This OpenAPI document", tag="meta", authenticated=False),
 )
 

@@ -29,13 +29,17 @@ def check_customer_url(url: str | None, *, param: str, allow_insecure: bool) -> 
     """
     if url is None:
         return
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+        parts.port  # noqa: B018 - raises ValueError for a port outside 0-65535
+    except ValueError:
+        raise InvalidRequest("is not a valid URL", param=param, code="invalid_url") from None
     schemes = {"https", "http"} if allow_insecure else {"https"}
-    if parts.scheme not in schemes or not parts.hostname:
+    if parts.scheme not in schemes or not host:
         raise InvalidRequest("must be an absolute https:// URL", param=param, code="invalid_url")
     if parts.username or parts.password:
         raise InvalidRequest("must not carry credentials", param=param, code="invalid_url")
-    host = parts.hostname
     try:
         address = ipaddress.ip_address(host)
     except ValueError:

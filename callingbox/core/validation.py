@@ -28,6 +28,8 @@ def parse_json(raw: bytes | str | None) -> Any:
         return json.loads(raw)
     except (ValueError, UnicodeDecodeError) as error:
         raise InvalidRequest(f"the request body is not valid JSON: {error}", code="invalid_json") from None
+    except RecursionError:
+        raise InvalidRequest("the request body nests too deeply", code="invalid_json") from None
 
 
 def _param(location: tuple[Any, ...]) -> str | None:
@@ -57,10 +59,11 @@ def error_for(error: ValidationError, *, model: type[BaseModel]) -> InvalidReque
 
 
 def parse_params(model: type[P], body: Any) -> P:
-    """``body`` validated as ``model`` (unknown fields rejected, strict about JSON types)."""
+    """``body`` validated as ``model``: unknown fields rejected, and JSON types taken as sent
+    (``"yes"`` is not a boolean, ``"10"`` is not an integer)."""
     if not isinstance(body, dict):
         raise InvalidRequest("the request body must be a JSON object", code="invalid_body")
     try:
-        return model.model_validate(body, strict=False)
+        return model.model_validate(body, strict=True)
     except ValidationError as error:
         raise error_for(error, model=model) from None

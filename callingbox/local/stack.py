@@ -20,6 +20,7 @@ from .aws import EmulatedAws, start_emulated_aws
 __all__ = ["LocalStack", "start_local_stack", "run_dev", "ENV_FILE", "project_root"]
 
 ENV_FILE = Path(".callingbox") / "local.env"
+LISTEN_BACKLOG = 256
 
 
 def project_root() -> Path:
@@ -71,6 +72,9 @@ def start_local_stack(host: str = "127.0.0.1", port: int = 8000, *, extra_env: O
     runtime.install(runtime.Runtime.from_settings(Settings.from_env(environment)))
     config = Config.create(chalice_stage="dev", app_name=app.app_name, chalice_app=app)
     server = create_local_server(app, config, host, port)
+    # http.server listens with a backlog of 5: a burst of concurrent clients would see resets.
+    server.server.socket.listen(LISTEN_BACKLOG)
+    server.server.daemon_threads = True
     thread = threading.Thread(target=server.server.serve_forever, name="api", daemon=True)
     thread.start()
     return LocalStack(aws, f"http://{host}:{server.server.server_address[1]}", environment, server, thread)

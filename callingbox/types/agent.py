@@ -8,7 +8,7 @@ from pydantic import Field, model_validator
 from pydantic_core import PydanticCustomError
 
 from ._base import RequestModel, ResponseModel
-from .shared import Metadata
+from .shared import Metadata, ResourceId
 
 __all__ = [
     "Agent",
@@ -106,8 +106,8 @@ class _AgentFields(RequestModel):
     webhook_url: Optional[str] = Field(default=None, max_length=2_048)
     voicemail_action: VoicemailAction = "hangup"
     voicemail_message: Optional[str] = Field(default=None, max_length=2_000)
-    number_ids: list[str] = Field(default_factory=list, max_length=50)
-    primary_number_id: Optional[str] = None
+    number_ids: list[ResourceId] = Field(default_factory=list, max_length=50)
+    primary_number_id: Optional[ResourceId] = None
     llm_model: Optional[str] = Field(default=None, min_length=1, max_length=200)
     stt_model: Optional[str] = Field(default=None, min_length=1, max_length=200)
     tts_model: Optional[str] = Field(default=None, min_length=1, max_length=200)
@@ -171,14 +171,14 @@ class AgentUpdateParams(RequestModel):
 class AttachNumberParams(RequestModel):
     """Body of ``POST /v1/agents/{id}/numbers``."""
 
-    number_id: str = Field(min_length=1)
+    number_id: ResourceId
     set_as_primary: bool = False
 
 
 class SetPrimaryNumberParams(RequestModel):
     """Body of ``POST /v1/agents/{id}/primary_number``; the number must already be attached."""
 
-    number_id: str = Field(min_length=1)
+    number_id: ResourceId
 
 
 def _field_error(param: str, message: str) -> PydanticCustomError:

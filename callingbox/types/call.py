@@ -7,7 +7,7 @@ from typing import Any, Literal, Optional
 from pydantic import Field
 
 from ._base import RequestModel, ResponseModel
-from .shared import E164, Metadata
+from .shared import E164, Metadata, ResourceId
 
 __all__ = [
     "Call",
@@ -90,10 +90,10 @@ class Call(ResponseModel):
 class CallCreateParams(RequestModel):
     """Body of ``POST /v1/calls``: the agent, the destination and the only per-call overrides."""
 
-    agent_id: str = Field(min_length=1)
+    agent_id: ResourceId
     to: E164
     instructions: Optional[str] = Field(default=None, max_length=20_000)
-    from_number: Optional[str] = None
+    from_number: Optional[str] = Field(default=None, min_length=1, max_length=64)
     context: Optional[dict[str, Any]] = None
     webhook_url: Optional[str] = Field(default=None, max_length=2_048)
     metadata: Metadata = Field(default_factory=dict)

@@ -5,12 +5,13 @@ from __future__ import annotations
 import re
 from typing import Annotated, Generic, Literal, Optional, TypeVar
 
-from pydantic import AfterValidator, Field, StringConstraints
+from pydantic import AfterValidator, StringConstraints
 
 from ._base import ResponseModel
 
 __all__ = [
     "E164",
+    "ResourceId",
     "Metadata",
     "ListObject",
     "ErrorDetail",
@@ -19,7 +20,7 @@ __all__ = [
     "E164_PATTERN",
 ]
 
-E164_PATTERN = r"^\+[1-9]\d{6,14}$"
+E164_PATTERN = r"^\+[1-9][0-9]{6,14}$"
 _E164 = re.compile(E164_PATTERN)
 
 MAX_METADATA_PAIRS = 20
@@ -28,7 +29,7 @@ MAX_METADATA_VALUE = 500
 
 
 def _check_e164(value: str) -> str:
-    if not _E164.match(value):
+    if not _E164.fullmatch(value):
         raise ValueError("must be an E.164 phone number such as +14155550123")
     return value
 
@@ -43,6 +44,9 @@ def _check_metadata(value: dict[str, str]) -> dict[str, str]:
             raise ValueError(f"values must be at most {MAX_METADATA_VALUE} characters")
     return value
 
+
+ResourceId = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+"""A resource id such as ``agent_01jd…`` or ``pn_abc123``."""
 
 E164 = Annotated[str, AfterValidator(_check_e164)]
 """A phone number in E.164 form (``+14155550123``)."""

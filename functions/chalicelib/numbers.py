@@ -48,7 +48,8 @@ def release(request: Request) -> Any:
 
 @routes.operation("rules.list")
 def list_rules(request: Request) -> Any:
-    return numbers.list_rules(request.scope, request.path["number_id"], status=request.query.get("status"))
+    return numbers.list_rules(request.scope, request.path["number_id"], status=request.query.get("status"),
+                              limit=parse_limit(request.query.get("limit")), cursor=request.query.get("cursor"))
 
 
 @routes.operation("rules.create")

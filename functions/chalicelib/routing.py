@@ -11,7 +11,7 @@ from typing import Any, Callable, Optional
 
 from chalice import Blueprint, Response
 
-from callingbox.core.errors import ApiError, InvalidRequest
+from callingbox.core.errors import ApiError, InvalidRequest, NotFound, UnsupportedMediaType
 from callingbox.core.observability import get_logger, get_metrics
 from callingbox.core.operations import Operation, operation
 from callingbox.core.pagination import Page
@@ -23,9 +23,12 @@ from . import runtime
 
 __all__ = ["Request", "Routes"]
 
-# Accept what clients commonly send; the body is JSON whatever the header says, and a non-JSON
-# body gets our 400 error object rather than a gateway 415.
-CONTENT_TYPES = ["application/json", "text/plain", "application/x-www-form-urlencoded"]
+# Chalice lets every content type through so that a refused one still gets our error object (with its
+# Request-Id) instead of Chalice's own 415 body; ``_check_content_type`` decides.
+CONTENT_TYPES = ["*/*"]
+# JSON, and what curl and form tools send by default, is read as JSON; a body declared as anything
+# else (XML, multipart, binary) is refused.
+_READ_AS_JSON = ("json", "text/plain", "application/x-www-form-urlencoded")
 IDEMPOTENCY_HEADER = "idempotency-key"
 MAX_IDEMPOTENCY_KEY = 255
 
@@ -91,6 +94,39 @@ def _request_hash(method: str, path: str, raw_body: bytes) -> str:
     return hashlib.sha256(method.encode() + b" " + path.encode() + b"\n" + canonical).hexdigest()
 
 
+# Longer ids exist nowhere (ours are ~30 characters); refusing them early keeps oversized keys away
+# from DynamoDB, which rejects keys over 1,024 bytes with an error we would otherwise turn into a 500.
+MAX_PATH_ID = 128
+
+
+def _check_query(spec: Operation, query: dict[str, str]) -> None:
+    known = {param.name for param in spec.query}
+    for name in query:
+        if name not in known:
+            raise InvalidRequest(f"unknown query parameter {name!r}", code="unknown_parameter", param=name)
+
+
+def _check_path(path: dict[str, str]) -> None:
+    for name, value in path.items():
+        if len(value) > MAX_PATH_ID:
+            raise NotFound(f"no resource with {name} {value[:20]}…", param=name)
+
+
+def _check_content_type(content_type: Optional[str], raw_body: bytes) -> None:
+    if raw_body and content_type and not any(kind in content_type.lower() for kind in _READ_AS_JSON):
+        raise UnsupportedMediaType(f"the body must be JSON (Content-Type: application/json), not {content_type}",
+                                   param="Content-Type")
+
+
+def _with_request_id(replay: idempotency.StoredResponse, request_id: str) -> str:
+    """A replayed error names this request's id, as every error body repeats its ``Request-Id``."""
+    if replay.status_code < 400:
+        return replay.body
+    body = json.loads(replay.body)
+    body["error"]["request_id"] = request_id
+    return json.dumps(body)
+
+
 class Routes:
     """Registers operations from the shared table on one Chalice blueprint."""
 
@@ -116,6 +152,7 @@ class Routes:
         context = request.context or {}
         request_id = str(context.get("requestId") or f"req_{uuid.uuid4().hex}")
         logger = get_logger("api")
+        logger.set_correlation_id(request_id)
         logger.append_keys(request_id=request_id, operation=spec.id)
         for name in ("call_id", "agent_id", "number_id"):
             if name in path:
@@ -143,7 +180,10 @@ class Routes:
 
             workspace_id = rt.keys.workspace(bearer_token(headers.get("authorization")))
         query = {name: str(value) for name, value in (request.query_params or {}).items()}
+        _check_query(spec, query)
+        _check_path(path)
         raw_body = request.raw_body or b""
+        _check_content_type(headers.get("content-type"), raw_body)
         call = Request(Scope(workspace_id, rt.settings), path, query, raw_body, request_id)
         key = headers.get(IDEMPOTENCY_HEADER) if spec.method == "POST" and spec.authenticated else None
         if key is None:
@@ -154,7 +194,8 @@ class Routes:
         digest = _request_hash(spec.method, spec.path + json.dumps(path, sort_keys=True), raw_body)
         replay = idempotency.claim(workspace_id, key, digest)
         if replay is not None:
-            return _json(replay.body, replay.status_code, request_id, {"Idempotent-Replayed": "true"})
+            return _json(_with_request_id(replay, request_id), replay.status_code, request_id,
+                         {"Idempotent-Replayed": "true"})
         try:
             body = _render(handler(call))
         except ApiError as error:
@@ -162,13 +203,13 @@ class Routes:
                 idempotency.release(workspace_id, key)
             else:
                 # A refusal is an answer too: a retry with the same key gets the same refusal.
-                idempotency.finish(workspace_id, key,
+                idempotency.finish(workspace_id, key, digest,
                                    idempotency.StoredResponse(error.status, json.dumps(error.body(request_id))))
             raise
         except BaseException:
             idempotency.release(workspace_id, key)
             raise
-        idempotency.finish(workspace_id, key, idempotency.StoredResponse(200, body))
+        idempotency.finish(workspace_id, key, digest, idempotency.StoredResponse(200, body))
         return _json(body, 200, request_id)
 
     @staticmethod

@@ -88,12 +88,9 @@ def test_a_refusal_is_replayed_too(api: Any) -> None:
 
 
 def test_idempotency_keys_are_per_workspace(api: Any, workspace: Any, local_stack: Any) -> None:
-    from callingbox.core.store.workspaces import create_workspace
-    from callingbox.local.demo_numbers import seed_demo_numbers
-    from tests.support import unique_e164
+    from tests.support import new_workspace
 
-    other_ws, other_key = create_workspace("other")
-    seed_demo_numbers(str(other_ws["id"]), [unique_e164() for _ in range(4)])
+    other_key = new_workspace(local_stack.api_url, "other").api_key
     key = str(uuid.uuid4())
     mine = api.post("/v1/agents", json={"name": "A", "type": "outbound"}, headers={"Idempotency-Key": key})
     with httpx.Client(base_url=local_stack.api_url, headers={"Authorization": f"Bearer {other_key}"}) as other:

@@ -129,14 +129,15 @@ def query_calls(workspace_id: str, filters: CallFilters, *, limit: int, cursor: 
 
     # One extra to learn has_more, one more because BETWEEN includes the cursor item itself.
     fetch = limit + 2
+    # Only the sort key and the document are read: the list is built from stored JSON as is.
+    options: dict[str, Any] = dict(range_key_condition=key_range, filter_condition=residual,
+                                   scan_index_forward=False, limit=fetch, page_size=max(fetch, 25),
+                                   attributes_to_get=[CallItem.sk.attr_name, CallItem.doc.attr_name])
     if chosen is None:
-        results = CallItem.query(ws_key(workspace_id), range_key_condition=key_range, filter_condition=residual,
-                                 scan_index_forward=False, limit=fetch, page_size=max(fetch, 25))
+        results = CallItem.query(ws_key(workspace_id), **options)
     else:
         value, index, _ = by_field[chosen]
-        results = index.query(f"{workspace_id}#{chosen}#{value}", range_key_condition=key_range,
-                              filter_condition=residual, scan_index_forward=False, limit=fetch,
-                              page_size=max(fetch, 25))
+        results = index.query(f"{workspace_id}#{chosen}#{value}", **options)
     items = [item for item in results if item.sk != after]
     kept = items[:limit]
     has_more = len(items) > limit

@@ -91,15 +91,15 @@ def claim(workspace_id: str, key: str, request_hash: str) -> Optional[StoredResp
         time.sleep(_POLL_S)
 
 
-def finish(workspace_id: str, key: str, response: StoredResponse) -> None:
-    """Record the response that repeats of ``key`` will replay."""
-    IdempotencyItem(ws_key(workspace_id), _sort_key(key)).update(
-        actions=[
-            IdempotencyItem.state.set(_DONE),
-            IdempotencyItem.status_code.set(response.status_code),
-            IdempotencyItem.response.set(response.body),
-        ]
-    )
+def finish(workspace_id: str, key: str, request_hash: str, response: StoredResponse) -> None:
+    """Record the response that repeats of ``key`` will replay (only while we still hold the claim)."""
+    now = now_s()
+    # A put, not an update: PynamoDB's update always asks for the whole new item back.
+    IdempotencyItem(
+        ws_key(workspace_id), _sort_key(key),
+        request_hash=request_hash, state=_DONE, status_code=response.status_code, response=response.body,
+        claim_expires_at=0, expires_at=now + RETENTION_S,
+    ).save(condition=(IdempotencyItem.state == _IN_PROGRESS) & (IdempotencyItem.request_hash == request_hash))
 
 
 def release(workspace_id: str, key: str) -> None:

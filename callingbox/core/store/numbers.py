@@ -162,14 +162,18 @@ def get_rule(workspace_id: str, number_id: str, rule_id: str) -> RuleRecord:
     raise NotFound(f"no rule {rule_id!r} on number {number_id!r}", param="rule_id")
 
 
-def list_rules(workspace_id: str, number_id: str, *, status: Optional[str]) -> list[dict[str, Any]]:
-    """Every rule of a number, newest first; deleted ones only when asked for by ``status``."""
+def list_rules(workspace_id: str, number_id: str, *, status: Optional[str], limit: int,
+               cursor: Optional[str]) -> Page:
+    """A number's rules, newest first; deleted ones only when asked for by ``status``."""
+    after = decode_cursor(cursor, prefix="rule_")
     docs = [json.loads(item.doc) for item in _rule_items(workspace_id, number_id)]
-    if status is None:
-        docs = [doc for doc in docs if doc["status"] != "deleted"]
-    else:
-        docs = [doc for doc in docs if doc["status"] == status]
-    return sorted(docs, key=lambda doc: doc["id"], reverse=True)
+    docs = [doc for doc in docs if (doc["status"] != "deleted" if status is None else doc["status"] == status)]
+    ordered = sorted(docs, key=lambda doc: doc["id"], reverse=True)
+    if after is not None:
+        ordered = [doc for doc in ordered if doc["id"] < after]
+    kept = ordered[:limit]
+    has_more = len(ordered) > limit
+    return Page([json.dumps(doc) for doc in kept], has_more, encode_cursor(kept[-1]["id"]) if has_more else None)
 
 
 def update_rule(workspace_id: str, doc: dict[str, Any], *, expected_version: int) -> RuleRecord:

@@ -1,0 +1,1 @@
+"""The CDK app that deploys CallingBox (not built yet: see infra/README.md)."""
