@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
-from ..types.agent import DEFAULT_PERSONA, AgentCreateParams, AgentUpdateParams, AttachNumberParams, SetPrimaryNumberParams
 from .clock import now_s
 from .errors import Conflict, InvalidRequest
 from .ids import new_id
@@ -29,13 +28,21 @@ __all__ = [
     "set_primary_number",
 ]
 
+if TYPE_CHECKING:
+    from ..types.agent import AgentCreateParams
+
 # How often an edit is re-read and re-applied when concurrent edits keep winning the race.
 MAX_ATTEMPTS = 8
 
-_SETTABLE = tuple(name for name in AgentCreateParams.model_fields if name != "type")
+
+def _models() -> Any:
+    """The request models, loaded by the first write: reads never need pydantic."""
+    from ..types import agent
+
+    return agent
 
 
-def _check_rules(params: AgentCreateParams, scope: Scope) -> None:
+def _check_rules(params: "AgentCreateParams", scope: Scope) -> None:
     """The rules pydantic cannot see: schemas, URLs, and numbers that must exist."""
     validate_returns(params.returns)
     for position, tool in enumerate(params.tools):
@@ -47,11 +54,11 @@ def _check_rules(params: AgentCreateParams, scope: Scope) -> None:
         number_store.get_number(scope.workspace_id, number_id)
 
 
-def _document(params: AgentCreateParams, scope: Scope, *, agent_id: str, created: int) -> dict[str, Any]:
+def _document(params: "AgentCreateParams", scope: Scope, *, agent_id: str, created: int) -> dict[str, Any]:
     settings = scope.settings
     doc: dict[str, Any] = {"id": agent_id, "object": "agent", **params.model_dump(mode="json")}
     doc.update(
-        persona=params.persona or DEFAULT_PERSONA,
+        persona=params.persona or _models().DEFAULT_PERSONA,
         voice=params.voice or settings.default_voice,
         llm_model=params.llm_model or settings.default_llm_model,
         stt_model=params.stt_model or settings.default_stt_model,
@@ -75,7 +82,7 @@ def _number_changes(agent_type: str, added: list[str], removed: list[str], works
 
 def create_agent(scope: Scope, body: Any) -> dict[str, Any]:
     """``POST /v1/agents``: an inbound agent starts answering its numbers at once."""
-    params = parse_params(AgentCreateParams, body)
+    params = parse_params(_models().AgentCreateParams, body)
     _check_rules(params, scope)
     now = now_s()
     doc = _document(params, scope, agent_id=new_id("agent"), created=now)
@@ -128,18 +135,20 @@ def update_agent(scope: Scope, agent_id: str, body: Any) -> dict[str, Any]:
     """``PATCH /v1/agents/{id}``: sent fields replace stored ones; ``type`` never changes."""
     if isinstance(body, dict) and "type" in body:
         raise InvalidRequest("type is fixed when an agent is created", code="immutable_field", param="type")
-    sent = parse_params(AgentUpdateParams, body).model_dump(mode="json", exclude_unset=True)
+    models = _models()
+    sent = parse_params(models.AgentUpdateParams, body).model_dump(mode="json", exclude_unset=True)
+    settable = [name for name in models.AgentCreateParams.model_fields if name != "type"]
 
     def edit(record: AgentRecord) -> dict[str, Any]:
         _refuse_archived(record)
         current = record.doc
-        merged = {name: current.get(name) for name in _SETTABLE}
+        merged = {name: current.get(name) for name in settable}
         merged.update(sent)
         if "number_ids" in sent and "primary_number_id" not in sent:
             if merged["primary_number_id"] not in merged["number_ids"]:
                 merged["primary_number_id"] = None
         # Nulls in the stored defaults mean "use the default" again, as at creation.
-        params = parse_params(AgentCreateParams, {**{k: v for k, v in merged.items() if v is not None
+        params = parse_params(models.AgentCreateParams, {**{k: v for k, v in merged.items() if v is not None
                                                      or k in sent}, "type": current["type"]})
         _check_rules(params, scope)
         return _document(params, scope, agent_id=agent_id, created=current["created"])
@@ -160,7 +169,7 @@ def archive_agent(scope: Scope, agent_id: str) -> dict[str, Any]:
 
 def attach_number(scope: Scope, agent_id: str, body: Any) -> dict[str, Any]:
     """``POST /v1/agents/{id}/numbers``: 409 when another inbound agent answers the number."""
-    params = parse_params(AttachNumberParams, body)
+    params = parse_params(_models().AttachNumberParams, body)
     number_store.get_number(scope.workspace_id, params.number_id)
 
     def edit(record: AgentRecord) -> Optional[dict[str, Any]]:
@@ -198,7 +207,7 @@ def detach_number(scope: Scope, agent_id: str, number_id: str) -> dict[str, Any]
 
 def set_primary_number(scope: Scope, agent_id: str, body: Any) -> dict[str, Any]:
     """``POST /v1/agents/{id}/primary_number``: the number must already be attached."""
-    params = parse_params(SetPrimaryNumberParams, body)
+    params = parse_params(_models().SetPrimaryNumberParams, body)
 
     def edit(record: AgentRecord) -> Optional[dict[str, Any]]:
         _refuse_archived(record)

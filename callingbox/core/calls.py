@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from ..types.agent import OVERRIDABLE_CALL_FIELDS, AgentCreateParams
-from ..types.call import CallCreateParams
 from . import templating
 from .call_states import CallStatus, EndReason
 from .clock import now_s
@@ -23,7 +21,6 @@ from .validation import parse_params
 
 __all__ = ["create_call", "get_call", "list_calls", "cancel_call", "parse_filters", "hangup_call"]
 
-_LOCKED_FIELDS = frozenset(AgentCreateParams.model_fields) - set(OVERRIDABLE_CALL_FIELDS)
 _TEMPLATED_FIELDS = ("persona", "instructions", "first_message", "voicemail_message")
 _STATUSES = {status.value for status in CallStatus}
 
@@ -31,8 +28,11 @@ _STATUSES = {status.value for status in CallStatus}
 def _refuse_locked_fields(body: Any) -> None:
     if not isinstance(body, dict):
         return
+    from ..types.agent import OVERRIDABLE_CALL_FIELDS, AgentCreateParams
+
+    locked = set(AgentCreateParams.model_fields) - set(OVERRIDABLE_CALL_FIELDS)
     for field in body:
-        if field in _LOCKED_FIELDS:
+        if field in locked:
             allowed = ", ".join(OVERRIDABLE_CALL_FIELDS)
             raise InvalidRequest(f"{field} is set on the agent and cannot be overridden per call; only {allowed} can",
                                  code="field_not_overridable", param=field)
@@ -71,6 +71,8 @@ def _snapshot(agent: dict[str, Any], instructions: Optional[str], context: Optio
 
 def create_call(scope: Scope, body: Any, *, queues: JobQueues) -> dict[str, Any]:
     """``POST /v1/calls``: store the call (``queued``) with its snapshot, then enqueue the dial job."""
+    from ..types.call import CallCreateParams
+
     _refuse_locked_fields(body)
     params = parse_params(CallCreateParams, body)
     agent = agent_store.get_agent(scope.workspace_id, params.agent_id).doc

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from ..types.phone_number import NumberCreateParams, NumberUpdateParams, RuleCreateParams, RuleUpdateParams
 from .clock import now_s
 from .errors import Conflict, InvalidRequest, NotImplementedYet
 from .ids import new_id
@@ -27,6 +26,13 @@ __all__ = [
 ]
 
 MAX_ATTEMPTS = 8
+
+
+def _models() -> Any:
+    """The request models, loaded by the first write: reads never need pydantic."""
+    from ..types import phone_number
+
+    return phone_number
 _CARRIER_PENDING = (
     "needs the carrier integration (Twilio or the local carrier), which this deployment does not provide yet"
 )
@@ -34,7 +40,7 @@ _CARRIER_PENDING = (
 
 def create_number(scope: Scope, body: Any) -> dict[str, Any]:
     """``POST /v1/numbers``: adopt (``import``) a number the account owns; buying needs the carrier."""
-    params = parse_params(NumberCreateParams, body)
+    params = parse_params(_models().NumberCreateParams, body)
     if params.import_ is None:
         raise NotImplementedYet(f"buying a number {_CARRIER_PENDING}; adopt one you own with "
                                 '{"import": {"number": ..., "carrier_sid": ...}}', param="number")
@@ -78,7 +84,7 @@ def list_numbers(scope: Scope, *, limit: int, cursor: Optional[str]) -> Page:
 
 def update_number(scope: Scope, number_id: str, body: Any) -> dict[str, Any]:
     """``PATCH /v1/numbers/{id}``: inbound mode, its webhook, and the filter mode."""
-    sent = parse_params(NumberUpdateParams, body).model_dump(exclude_unset=True)
+    sent = parse_params(_models().NumberUpdateParams, body).model_dump(exclude_unset=True)
     for field in ("inbound_mode", "filter_mode"):
         if field in sent and sent[field] is None:
             raise InvalidRequest(f"{field} cannot be null", code="invalid_type", param=field)
@@ -99,7 +105,7 @@ def update_number(scope: Scope, number_id: str, body: Any) -> dict[str, Any]:
 
 def create_rule(scope: Scope, number_id: str, body: Any) -> dict[str, Any]:
     """``POST /v1/numbers/{id}/rules``: one live rule per caller number."""
-    params = parse_params(RuleCreateParams, body)
+    params = parse_params(_models().RuleCreateParams, body)
     number_store.get_number(scope.workspace_id, number_id)
     now = now_s()
     doc = {
@@ -139,7 +145,7 @@ def _edit_rule(scope: Scope, number_id: str, rule_id: str, changes: dict[str, An
 
 def update_rule(scope: Scope, number_id: str, rule_id: str, body: Any) -> dict[str, Any]:
     """``PATCH /v1/numbers/{id}/rules/{rule_id}``."""
-    sent = parse_params(RuleUpdateParams, body).model_dump(exclude_unset=True)
+    sent = parse_params(_models().RuleUpdateParams, body).model_dump(exclude_unset=True)
     for field, value in sent.items():
         if value is None:
             raise InvalidRequest(f"{field} cannot be null", code="invalid_type", param=field)

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Mapping, TypeVar
-
-from pydantic import BaseModel, ValidationError
+from typing import TYPE_CHECKING, Any, Mapping, TypeVar
 
 from .errors import InvalidRequest
 
+if TYPE_CHECKING:
+    from pydantic import BaseModel, ValidationError
+
 __all__ = ["parse_json", "parse_params", "error_for"]
 
-P = TypeVar("P", bound=BaseModel)
+P = TypeVar("P", bound="BaseModel")
 
 _TYPE_ERRORS = {
     "string_type", "int_type", "int_parsing", "float_type", "float_parsing", "bool_type", "bool_parsing",
@@ -37,7 +38,7 @@ def _param(location: tuple[Any, ...]) -> str | None:
     return ".".join(parts) or None
 
 
-def error_for(error: ValidationError, *, model: type[BaseModel]) -> InvalidRequest:
+def error_for(error: "ValidationError", *, model: "type[BaseModel]") -> InvalidRequest:
     """The first validation failure as an :class:`InvalidRequest` (what the client fixes first)."""
     first = error.errors(include_url=False)[0]
     kind = first["type"]
@@ -61,6 +62,9 @@ def error_for(error: ValidationError, *, model: type[BaseModel]) -> InvalidReque
 def parse_params(model: type[P], body: Any) -> P:
     """``body`` validated as ``model``: unknown fields rejected, and JSON types taken as sent
     (``"yes"`` is not a boolean, ``"10"`` is not an integer)."""
+    # pydantic is imported by the first request that validates a body: reads never load it.
+    from pydantic import ValidationError
+
     if not isinstance(body, dict):
         raise InvalidRequest("the request body must be a JSON object", code="invalid_body")
     try:
