@@ -15,6 +15,7 @@ from .urls import check_customer_url
 from .validation import parse_params
 
 __all__ = [
+    "number_document",
     "create_number",
     "get_number",
     "list_numbers",
@@ -38,18 +39,14 @@ _CARRIER_PENDING = (
 )
 
 
-def create_number(scope: Scope, body: Any) -> dict[str, Any]:
-    """``POST /v1/numbers``: adopt (``import``) a number the account owns; buying needs the carrier."""
-    params = parse_params(_models().NumberCreateParams, body)
-    if params.import_ is None:
-        raise NotImplementedYet(f"buying a number {_CARRIER_PENDING}; adopt one you own with "
-                                '{"import": {"number": ..., "carrier_sid": ...}}', param="number")
-    doc = {
-        "id": new_id("pn"),
+def number_document(number_id: str, e164: str, *, carrier: str, carrier_sid: str) -> dict[str, Any]:
+    """A new number's public object, with the routing defaults of seed 004."""
+    return {
+        "id": number_id,
         "object": "phone_number",
-        "number": params.import_.number,
-        "carrier": scope.settings.carrier,
-        "carrier_sid": params.import_.carrier_sid,
+        "number": e164,
+        "carrier": carrier,
+        "carrier_sid": carrier_sid,
         "capabilities": {"voice": True, "sms": False},
         "inbound_agent_id": None,
         "inbound_mode": "agent",
@@ -58,6 +55,16 @@ def create_number(scope: Scope, body: Any) -> dict[str, Any]:
         "status": "active",
         "created": now_s(),
     }
+
+
+def create_number(scope: Scope, body: Any) -> dict[str, Any]:
+    """``POST /v1/numbers``: adopt (``import``) a number the account owns; buying needs the carrier."""
+    params = parse_params(_models().NumberCreateParams, body)
+    if params.import_ is None:
+        raise NotImplementedYet(f"buying a number {_CARRIER_PENDING}; adopt one you own with "
+                                '{"import": {"number": ..., "carrier_sid": ...}}', param="number")
+    doc = number_document(new_id("pn"), params.import_.number, carrier=scope.settings.carrier,
+                          carrier_sid=params.import_.carrier_sid)
     return number_store.insert_number(scope.workspace_id, doc).doc
 
 

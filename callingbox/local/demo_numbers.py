@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from ..core.clock import now_s
+from ..core.numbers import number_document
 from ..core.store import numbers as number_store
 
 __all__ = ["DEMO_NUMBER_IDS", "seed_demo_numbers"]
@@ -23,19 +23,7 @@ def seed_demo_numbers(workspace_id: str, numbers: Iterable[str] = _DEFAULT_E164,
     """Adopt one local number per demo id into ``workspace_id``; returns the number objects."""
     created = []
     for number_id, e164 in zip(DEMO_NUMBER_IDS, numbers):
-        doc = {
-            "id": number_id,
-            "object": "phone_number",
-            "number": e164,
-            "carrier": carrier,
-            "carrier_sid": "PN" + number_id.removeprefix("pn_").ljust(32, "0")[:32],
-            "capabilities": {"voice": True, "sms": False},
-            "inbound_agent_id": None,
-            "inbound_mode": "agent",
-            "incoming_call_webhook_url": None,
-            "filter_mode": "blacklist",
-            "status": "active",
-            "created": now_s(),
-        }
+        carrier_sid = "PN" + number_id.removeprefix("pn_").ljust(32, "0")[:32]
+        doc = number_document(number_id, e164, carrier=carrier, carrier_sid=carrier_sid)
         created.append(number_store.insert_number(workspace_id, doc).doc)
     return created
