@@ -58,6 +58,9 @@ def bytecode_environment(cache: Path, *, write: bool = True) -> dict[str, str]:
     """This environment with ``.pyc`` files kept under ``cache`` (and written there unless ``write`` is off)."""
     env = {name: value for name, value in os.environ.items() if name != "PYTHONDONTWRITEBYTECODE"}
     env["PYTHONPYCACHEPREFIX"] = str(cache)
+    # The dev environment also holds the voice gateway's awscrt, which botocore imports when present;
+    # the Lambda bundle has no awscrt, so neither side of the comparison may load it.
+    env["BOTO_DISABLE_CRT"] = "true"
     if not write:
         env["PYTHONDONTWRITEBYTECODE"] = "1"
     return env
