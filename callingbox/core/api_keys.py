@@ -7,7 +7,6 @@ brute force of a 256-bit secret), and a lookup stays one GetItem on the hash.
 from __future__ import annotations
 
 import hashlib
-import hmac
 import secrets
 
 __all__ = ["KEY_PREFIX", "generate_key", "hash_key", "looks_like_key"]
@@ -28,8 +27,3 @@ def hash_key(key: str) -> str:
 def looks_like_key(key: str) -> bool:
     """Cheap shape check before any lookup."""
     return key.startswith(KEY_PREFIX) and 20 < len(key) < 200
-
-
-def same_hash(left: str, right: str) -> bool:
-    """Constant-time comparison of two hashes."""
-    return hmac.compare_digest(left, right)
