@@ -30,6 +30,7 @@ __all__ = [
     "mark_message",
     "clear_message",
     "TwilioSide",
+    "parse_outbound",
 ]
 
 
@@ -91,15 +92,30 @@ def _require(obj: Any, key: str) -> Any:
     return obj[key]
 
 
+def _text(value: Any, what: str) -> str:
+    if not isinstance(value, (str, int)) or isinstance(value, bool):
+        raise ProtocolError(f"{what} must be a string")
+    return str(value)
+
+
 def parse(raw: Union[str, bytes]) -> Inbound:
-    """One message from Twilio (or a client speaking Twilio's side)."""
+    """One message from Twilio (or a client speaking Twilio's side); anything else is a ProtocolError."""
     try:
         message = json.loads(raw)
     except (ValueError, RecursionError) as error:
         raise ProtocolError(f"not JSON: {error}") from None
+    try:
+        return _parse(message)
+    except (ValueError, TypeError, AttributeError) as error:
+        if isinstance(error, ProtocolError):
+            raise
+        raise ProtocolError(f"malformed message: {error}") from None
+
+
+def _parse(message: Any) -> Inbound:
     event = _require(message, "event")
     if event == "connected":
-        return Connected(str(message.get("protocol", "Call")), str(message.get("version", "")))
+        return Connected(str(message.get("protocol", "Call")), str(message.get("version", "1.0.0")))
     sid = str(message.get("streamSid", ""))
     if event == "media":
         media = _require(message, "media")
@@ -113,19 +129,20 @@ def parse(raw: Union[str, bytes]) -> Inbound:
         start = _require(message, "start")
         fmt = start.get("mediaFormat") or {}
         params = start.get("customParameters") or {}
-        if not isinstance(params, dict):
-            raise ProtocolError("customParameters must be an object")
+        tracks = start.get("tracks") or ["inbound"]
+        if not isinstance(params, dict) or not isinstance(fmt, dict) or not isinstance(tracks, list):
+            raise ProtocolError("start has a malformed customParameters, mediaFormat or tracks")
         return Start(
             stream_sid=str(start.get("streamSid", sid)), call_sid=str(start.get("callSid", "")),
-            account_sid=str(start.get("accountSid", "")), tracks=tuple(start.get("tracks") or ("inbound",)),
+            account_sid=str(start.get("accountSid", "")), tracks=tuple(str(track) for track in tracks),
             custom_parameters={str(k): str(v) for k, v in params.items()},
             encoding=str(fmt.get("encoding", "audio/x-mulaw")), sample_rate=int(fmt.get("sampleRate", 8000)),
             channels=int(fmt.get("channels", 1)),
         )
     if event == "dtmf":
-        return Dtmf(sid, str(_require(_require(message, "dtmf"), "digit")))
+        return Dtmf(sid, _text(_require(_require(message, "dtmf"), "digit"), "dtmf.digit"))
     if event == "mark":
-        return Mark(sid, str(_require(_require(message, "mark"), "name")))
+        return Mark(sid, _text(_require(_require(message, "mark"), "name"), "mark.name"))
     if event == "stop":
         stop = message.get("stop") or {}
         return Stop(sid, str(stop.get("callSid", "")) if isinstance(stop, dict) else "")
@@ -135,7 +152,7 @@ def parse(raw: Union[str, bytes]) -> Inbound:
 def media_message(stream_sid: str, ulaw: bytes) -> str:
     """Audio for Twilio to play (any length; Twilio buffers and plays in order)."""
     payload = base64.b64encode(ulaw).decode("ascii")
-    return f'{{"event":"media","streamSid":"{stream_sid}","media":{{"payload":"{payload}"}}}}'
+    return f'{{"event":"media","streamSid":{json.dumps(stream_sid)},"media":{{"payload":"{payload}"}}}}'
 
 
 def mark_message(stream_sid: str, name: str) -> str:
@@ -179,7 +196,7 @@ class TwilioSide:
     def media(self, ulaw: bytes, timestamp_ms: int) -> str:
         self._chunk += 1
         payload = base64.b64encode(ulaw).decode("ascii")
-        return (f'{{"event":"media","sequenceNumber":"{self._next()}","streamSid":"{self.stream_sid}",'
+        return (f'{{"event":"media","sequenceNumber":"{self._next()}","streamSid":{json.dumps(self.stream_sid)},'
                 f'"media":{{"track":"inbound","chunk":"{self._chunk}","timestamp":"{timestamp_ms}",'
                 f'"payload":"{payload}"}}}}')
 
@@ -201,10 +218,12 @@ def parse_outbound(raw: Union[str, bytes]) -> tuple[str, Optional[bytes], Option
     try:
         message = json.loads(raw)
         event = str(message["event"])
-    except (ValueError, KeyError, TypeError):
+        if event == "media":
+            return event, base64.b64decode(message["media"]["payload"], validate=True), None
+        if event == "mark":
+            return event, None, _text(message["mark"]["name"], "mark.name")
+        if event == "clear":
+            return event, None, None
+    except (ValueError, KeyError, TypeError, RecursionError):
         raise ProtocolError("not a Media Streams message") from None
-    if event == "media":
-        return event, base64.b64decode(message["media"]["payload"]), None
-    if event == "mark":
-        return event, None, str(message["mark"]["name"])
-    return event, None, None
+    raise ProtocolError(f"unknown event {event!r}")
