@@ -13,6 +13,8 @@ __all__ = [
     "TTL_ATTRIBUTE",
     "CALL_INDEXES",
     "CallIndex",
+    "LIVE_INDEX",
+    "LiveIndex",
     "QUEUES",
     "QueueSpec",
     "EVENT_BUS_NAME",
@@ -49,6 +51,27 @@ CALL_INDEXES: tuple[CallIndex, ...] = (
 
 
 @dataclass(frozen=True)
+class LiveIndex:
+    """A sparse GSI over the calls that are live right now, across every workspace.
+
+    Only a call in ``ringing`` or ``in_progress`` carries ``attribute`` (its value is always
+    ``partition``); the status write that ends the call removes it, so the index holds live calls
+    only and the sweeper finds them with one query instead of scanning every workspace. Sorted by
+    the call's SK. It projects just what the sweeper filters on (``projected``), not the document,
+    so the index stays small; the item's PK (the workspace) and SK (the call id) come with any GSI.
+    """
+
+    name: str
+    attribute: str
+    partition: str
+    projected: tuple[str, ...]
+
+
+LIVE_INDEX = LiveIndex(name="live_calls", attribute="LIVEPK", partition="live",
+                       projected=("status", "heartbeat_at"))
+
+
+@dataclass(frozen=True)
 class QueueSpec:
     """An SQS queue and its dead-letter queue."""
 
@@ -65,9 +88,20 @@ QUEUES: dict[str, QueueSpec] = {
 }
 
 
+def _index(name: str, attribute: str, projection: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "IndexName": name,
+        "KeySchema": [
+            {"AttributeName": attribute, "KeyType": "HASH"},
+            {"AttributeName": SORT_KEY, "KeyType": "RANGE"},
+        ],
+        "Projection": projection,
+    }
+
+
 def table_definition(table_name: str = TABLE_NAME) -> dict[str, Any]:
     """The CreateTable request for the single table (on-demand), shared by CDK and the local stack."""
-    attributes = [PARTITION_KEY, SORT_KEY, *(index.attribute for index in CALL_INDEXES)]
+    attributes = [PARTITION_KEY, SORT_KEY, *(index.attribute for index in CALL_INDEXES), LIVE_INDEX.attribute]
     return {
         "TableName": table_name,
         "BillingMode": "PAY_PER_REQUEST",
@@ -77,14 +111,8 @@ def table_definition(table_name: str = TABLE_NAME) -> dict[str, Any]:
             {"AttributeName": SORT_KEY, "KeyType": "RANGE"},
         ],
         "GlobalSecondaryIndexes": [
-            {
-                "IndexName": index.name,
-                "KeySchema": [
-                    {"AttributeName": index.attribute, "KeyType": "HASH"},
-                    {"AttributeName": SORT_KEY, "KeyType": "RANGE"},
-                ],
-                "Projection": {"ProjectionType": "ALL"},
-            }
-            for index in CALL_INDEXES
+            *(_index(index.name, index.attribute, {"ProjectionType": "ALL"}) for index in CALL_INDEXES),
+            _index(LIVE_INDEX.name, LIVE_INDEX.attribute,
+                   {"ProjectionType": "INCLUDE", "NonKeyAttributes": list(LIVE_INDEX.projected)}),
         ],
     }

@@ -24,6 +24,7 @@ class Settings:
     table_name: str = resources.TABLE_NAME
     queue_urls: Mapping[str, str] = field(default_factory=dict)
     event_bus_name: str = resources.EVENT_BUS_NAME
+    recordings_bucket: str = resources.RECORDINGS_BUCKET
     carrier: str = "local"
     default_voice: str = "Joanna"
     default_llm_model: str = "builtin"
@@ -48,6 +49,7 @@ class Settings:
             table_name=env.get("CALLINGBOX_TABLE", resources.TABLE_NAME),
             queue_urls=queue_urls,
             event_bus_name=env.get("CALLINGBOX_EVENT_BUS", resources.EVENT_BUS_NAME),
+            recordings_bucket=env.get("CALLINGBOX_RECORDINGS_BUCKET") or resources.RECORDINGS_BUCKET,
             carrier=env.get("CALLINGBOX_CARRIER", "local"),
             default_voice=env.get("CALLINGBOX_DEFAULT_VOICE", "Joanna"),
             default_llm_model=env.get("CALLINGBOX_DEFAULT_LLM_MODEL", "builtin"),

@@ -7,9 +7,9 @@ from typing import Any
 from chalice import Blueprint
 
 from callingbox.core import calls
-from callingbox.core.errors import NotImplementedYet
 from callingbox.core.pagination import parse_limit
 
+from . import runtime
 from .routing import Request, Routes
 
 bp = Blueprint(__name__)
@@ -30,7 +30,16 @@ def list_(request: Request) -> Any:
 
 @routes.operation("calls.retrieve")
 def retrieve(request: Request) -> Any:
-    return calls.get_call(request.scope, request.path["call_id"]).raw
+    record = calls.get_call(request.scope, request.path["call_id"])
+    if record.recording_key is None:
+        return record.raw  # as stored, unparsed
+    from callingbox.core.recordings import presign_recording
+
+    # A fresh short-lived URL on every read; the stored document keeps recording_url null.
+    doc = record.doc
+    rt = runtime.current()
+    doc["recording_url"] = presign_recording(rt.s3(), rt.settings.recordings_bucket, record.recording_key)
+    return doc
 
 
 @routes.operation("calls.cancel")
@@ -45,5 +54,8 @@ def hangup(request: Request) -> Any:
 
 @routes.operation("calls.transcript")
 def transcript(request: Request) -> Any:
-    calls.get_call(request.scope, request.path["call_id"])
-    raise NotImplementedYet("transcripts are written by the voice gateway, which this deployment does not run yet")
+    from callingbox.core.store import transcripts
+
+    calls.get_call(request.scope, request.path["call_id"])  # 404 unless the call is the caller's
+    # The whole transcript in one list (has_more false): segments are read in seq order.
+    return transcripts.list_segments(request.scope.workspace_id, request.path["call_id"])

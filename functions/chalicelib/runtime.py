@@ -1,4 +1,4 @@
-"""What a warm Lambda keeps between requests: settings, the bound store, queue and key clients.
+"""What a warm Lambda keeps between requests: settings, the bound store, queue, key and S3 clients.
 
 Built on the first request (not at import, so importing the app stays cheap and reads nothing),
 and replaceable by tests and the local stack through :func:`install`.
@@ -7,8 +7,8 @@ and replaceable by tests and the local stack through :func:`install`.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
-from typing import Optional
+from dataclasses import dataclass, field
+from typing import Any, Optional
 
 from callingbox.core.auth import KeyResolver
 from callingbox.core.queues import JobQueues
@@ -25,12 +25,31 @@ class Runtime:
     settings: Settings
     queues: JobQueues
     keys: KeyResolver
+    _s3: Optional[Any] = field(default=None, init=False, repr=False)
+    _s3_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "Runtime":
         """Bind the store and build the clients for ``settings``."""
         bind_store(settings)
         return cls(settings=settings, queues=JobQueues(settings), keys=KeyResolver(settings.api_key_cache_seconds))
+
+    def s3(self) -> Any:
+        """The S3 client (for presigning recording URLs), built on first use: most requests never need it.
+
+        botocore directly, as in :class:`~callingbox.core.queues.JobQueues`; SigV4 explicitly, the
+        only presigning every region accepts.
+        """
+        with self._s3_lock:
+            if self._s3 is None:
+                import botocore.session
+                from botocore.config import Config
+
+                self._s3 = botocore.session.get_session().create_client(
+                    "s3", region_name=self.settings.region, endpoint_url=self.settings.aws_endpoint_url,
+                    config=Config(signature_version="s3v4"),
+                )
+            return self._s3
 
 
 _runtime: Optional[Runtime] = None

@@ -1,4 +1,14 @@
-"""Calls: insert, read, list with every filter, and the conditional status write."""
+"""Calls: insert, read, list with every filter, the conditional status write, heartbeats.
+
+Besides its document, a call item carries three attributes the status writes keep right:
+
+- ``LIVEPK`` (the sparse ``live_calls`` index) is ``"live"`` exactly while the status is ringing or
+  in_progress: set by the write that enters one of them, removed by the write that ends the call.
+- ``heartbeat_at`` is the voice gateway's last sign of life (:func:`heartbeat`). The write that
+  enters in_progress seeds it with its own time if no heartbeat came yet, so a call whose gateway
+  never connects still goes stale and is swept (:mod:`callingbox.core.sweeper`).
+- ``recording_key`` (:func:`set_recording_key`) names the call's recording in the bucket.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +18,7 @@ from typing import Any, Callable, Optional
 
 from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
 
-from .. import ids
+from .. import ids, resources
 from ..call_states import CallStatus, allowed_sources, can_transition
 from ..clock import now_s
 from ..errors import Conflict, NotFound
@@ -25,12 +35,18 @@ __all__ = [
     "query_calls",
     "transition_call",
     "update_call",
+    "heartbeat",
+    "set_recording_key",
+    "LIVE_STATUSES",
 ]
 
 _PREFIX = "call#"
 _UPPER = "call#~"  # sorts after every call id
 # Optimistic writes retry this often when other writers keep winning; beyond that something is wrong.
 MAX_WRITE_ATTEMPTS = 8
+# The statuses in which a call sits in the live_calls index (something is, or may soon be, talking).
+LIVE_STATUSES = frozenset({CallStatus.RINGING.value, CallStatus.IN_PROGRESS.value})
+_LIVE = resources.LIVE_INDEX.partition
 
 
 @dataclass(frozen=True)
@@ -48,11 +64,14 @@ class CallFilters:
 
 @dataclass
 class CallRecord:
-    """A stored call: its JSON document as stored, its status and version."""
+    """A stored call: its JSON document as stored, its status and version, and the item-only
+    attributes (last heartbeat, recording key) that are not part of the document."""
 
     raw: str
     status: str
     version: int
+    heartbeat_at: Optional[float] = None
+    recording_key: Optional[str] = None
 
     @property
     def doc(self) -> dict[str, Any]:
@@ -81,7 +100,10 @@ def _index_values(workspace_id: str, doc: dict[str, Any]) -> dict[str, Optional[
 def insert_call(workspace_id: str, doc: dict[str, Any]) -> CallRecord:
     """Store a new call (its id must be new)."""
     raw = json.dumps(doc)
+    live = doc["status"] in LIVE_STATUSES
     item = CallItem(ws_key(workspace_id), _PREFIX + doc["id"], doc=raw, version=1, status=doc["status"],
+                    live=_LIVE if live else None,
+                    heartbeat_at=now_s() if doc["status"] == CallStatus.IN_PROGRESS.value else None,
                     **_index_values(workspace_id, doc))
     try:
         item.save(condition=CallItem.pk.does_not_exist())
@@ -98,7 +120,8 @@ def get_call(workspace_id: str, call_id: str) -> CallRecord:
         item = CallItem.get(ws_key(workspace_id), _PREFIX + call_id, consistent_read=True)
     except DoesNotExist:
         raise NotFound(f"no call {call_id!r}", param="call_id") from None
-    return CallRecord(item.doc, item.status, int(item.version))
+    return CallRecord(item.doc, item.status, int(item.version),
+                      heartbeat_at=item.heartbeat_at, recording_key=item.recording_key)
 
 
 def query_calls(workspace_id: str, filters: CallFilters, *, limit: int, cursor: Optional[str]) -> Page:
@@ -144,27 +167,53 @@ def query_calls(workspace_id: str, filters: CallFilters, *, limit: int, cursor: 
     return Page([item.doc for item in kept], has_more, encode_cursor(kept[-1].sk) if has_more and kept else None)
 
 
-def update_call(workspace_id: str, call_id: str, change: Callable[[dict[str, Any]], Optional[dict[str, Any]]]
-                ) -> Transition:
+def _live_actions(target: str, now: int) -> list[Any]:
+    """Keep the live-index slot (and the first heartbeat) in step with the status being written."""
+    if target not in LIVE_STATUSES:
+        # Terminal (or queued): out of the live index. REMOVE of an absent attribute is a no-op.
+        return [CallItem.live.remove()]
+    actions = [CallItem.live.set(_LIVE)]
+    if target == CallStatus.IN_PROGRESS.value:
+        # if_not_exists: a heartbeat the gateway already sent is newer evidence than this write.
+        actions.append(CallItem.heartbeat_at.set(CallItem.heartbeat_at | now))
+    return actions
+
+
+def update_call(workspace_id: str, call_id: str, change: Callable[[dict[str, Any]], Optional[dict[str, Any]]],
+                *, heartbeat_before: Optional[float] = None) -> Transition:
     """Apply ``change`` (which returns the new document, or None for "nothing to do") race-safely.
 
     The write is conditional on both the version read and on the new status being reachable from
     the stored one, so concurrent writers retry on fresh data and no writer can move a call back.
+
+    ``heartbeat_before`` (the sweeper's guard) applies the change only while the call's last
+    heartbeat is older than that time, checked on the fresh read and again in the write's
+    condition, because heartbeats do not bump the version::
+
+        sweeper: read (heartbeat 100, stale) ........ write IF heartbeat_at < cutoff -> fails
+        gateway:            heartbeat(160) ──┘
+        sweeper: re-read (heartbeat 160, fresh) -> nothing to do
     """
     for _ in range(MAX_WRITE_ATTEMPTS):
         record = get_call(workspace_id, call_id)
         current = record.doc
+        if heartbeat_before is not None and record.heartbeat_at is not None and record.heartbeat_at >= heartbeat_before:
+            return Transition(current, False)
         proposed = change(dict(current))
         if proposed is None:
             return Transition(current, False)
         target = proposed["status"]
         if target != record.status and not can_transition(record.status, target):
             return Transition(current, False)
-        proposed["updated"] = now_s()
+        now = now_s()
+        proposed["updated"] = now
         status_condition = (
             CallItem.status == record.status if target == record.status
             else CallItem.status.is_in(*(source.value for source in allowed_sources(target)))
         )
+        condition = (CallItem.version == record.version) & status_condition
+        if heartbeat_before is not None:
+            condition &= CallItem.heartbeat_at.does_not_exist() | (CallItem.heartbeat_at < heartbeat_before)
         index_values = _index_values(workspace_id, proposed)
         try:
             CallItem(ws_key(workspace_id), _PREFIX + call_id).update(
@@ -173,8 +222,9 @@ def update_call(workspace_id: str, call_id: str, change: Callable[[dict[str, Any
                     CallItem.status.set(target),
                     CallItem.gsi2pk.set(index_values["gsi2pk"]),
                     CallItem.version.set(record.version + 1),
+                    *_live_actions(target, now),
                 ],
-                condition=(CallItem.version == record.version) & status_condition,
+                condition=condition,
             )
         except UpdateError as error:
             if is_condition_failure(error):
@@ -184,8 +234,12 @@ def update_call(workspace_id: str, call_id: str, change: Callable[[dict[str, Any
     raise Conflict("the call is being updated concurrently; retry", code="concurrent_update", permanent=False)
 
 
-def transition_call(workspace_id: str, call_id: str, target: CallStatus | str, **fields: Any) -> Transition:
-    """Move a call to ``target`` and set ``fields``; a duplicate or backwards move changes nothing."""
+def transition_call(workspace_id: str, call_id: str, target: CallStatus | str, *,
+                    heartbeat_before: Optional[float] = None, **fields: Any) -> Transition:
+    """Move a call to ``target`` and set ``fields``; a duplicate or backwards move changes nothing.
+
+    ``heartbeat_before``: only while the last heartbeat is older than this (see :func:`update_call`).
+    """
     wanted = CallStatus(target).value
 
     def change(doc: dict[str, Any]) -> Optional[dict[str, Any]]:
@@ -195,4 +249,43 @@ def transition_call(workspace_id: str, call_id: str, target: CallStatus | str, *
         doc["status"] = wanted
         return doc
 
-    return update_call(workspace_id, call_id, change)
+    return update_call(workspace_id, call_id, change, heartbeat_before=heartbeat_before)
+
+
+def heartbeat(workspace_id: str, call_id: str, now: float) -> bool:
+    """Record that the voice gateway still runs ``call_id`` at ``now`` (unix seconds).
+
+    Returns False when the call is no longer live (ended, e.g. by the sweeper or a hang-up): the
+    gateway should then stop. Only ``heartbeat_at`` is written, never the document or the version,
+    so heartbeats do not make status writes retry. A heartbeat older than the stored one is ignored
+    (the stored time never moves back); an unknown call is :class:`NotFound`.
+    """
+    condition = (
+        CallItem.pk.exists()
+        & CallItem.status.is_in(*LIVE_STATUSES)
+        & (CallItem.heartbeat_at.does_not_exist() | (CallItem.heartbeat_at < now))
+    )
+    try:
+        CallItem(ws_key(workspace_id), _PREFIX + call_id).update(actions=[CallItem.heartbeat_at.set(now)],
+                                                                 condition=condition)
+    except UpdateError as error:
+        if not is_condition_failure(error):
+            raise
+        # Rare: find out which part failed. A newer heartbeat already stored is still "alive".
+        return get_call(workspace_id, call_id).status in LIVE_STATUSES
+    return True
+
+
+def set_recording_key(workspace_id: str, call_id: str, key: str) -> None:
+    """Remember where the call's recording is (``GET /v1/calls/{id}`` presigns it as ``recording_url``).
+
+    Written beside the document (not into it, and without a version bump) so it never races the
+    status writes; an unknown call is :class:`NotFound`.
+    """
+    try:
+        CallItem(ws_key(workspace_id), _PREFIX + call_id).update(actions=[CallItem.recording_key.set(key)],
+                                                                 condition=CallItem.pk.exists())
+    except UpdateError as error:
+        if is_condition_failure(error):
+            raise NotFound(f"no call {call_id!r}", param="call_id") from None
+        raise

@@ -13,14 +13,22 @@ Key layout (``ws`` = workspace id)::
     ws#<ws>            number#<pn id>             NumberItem
     e164#<+1…>         e164                       E164Item        (number -> owner, routing)
     ws#<ws>            rule#<pn id>#<+1…>         RuleItem        (one rule slot per caller)
-    ws#<ws>            call#<call id>             CallItem        (+ GSI1..5 for list filters)
+    ws#<ws>            call#<call id>             CallItem        (+ GSI1..5 for list filters,
+                                                                   + LIVEPK "live" while live)
+    ws#<ws>            seg#<call id>#<seq:06d>    SegmentItem     (one transcript segment)
     ws#<ws>            idem#<key>                 IdempotencyItem (TTL 24 h)
+
+Indexes (all sorted by SK; definitions in :mod:`callingbox.core.resources`)::
+
+    GSI1PK..GSI5PK     <ws>#<field>#<value>       calls_by_agent/status/to/from/direction
+    LIVEPK             "live"                     live_calls: sparse, only ringing/in_progress
+                                                  calls, across every workspace (the sweeper's)
 """
 
 from __future__ import annotations
 
 from pynamodb.attributes import BooleanAttribute, NumberAttribute, UnicodeAttribute
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProjection
 from pynamodb.models import Model
 
 from .. import resources
@@ -33,6 +41,7 @@ __all__ = [
     "E164Item",
     "RuleItem",
     "CallItem",
+    "SegmentItem",
     "IdempotencyItem",
     "ALL_ITEMS",
     "ws_key",
@@ -113,8 +122,25 @@ def _call_index(spec: resources.CallIndex) -> GlobalSecondaryIndex:
     return index_class()
 
 
+class _LiveCalls(GlobalSecondaryIndex):
+    """The sparse index of live calls (see :data:`callingbox.core.resources.LIVE_INDEX`)."""
+
+    class Meta:
+        index_name = resources.LIVE_INDEX.name
+        projection = IncludeProjection(list(resources.LIVE_INDEX.projected))
+
+    partition = UnicodeAttribute(hash_key=True, attr_name=resources.LIVE_INDEX.attribute)
+    sk = UnicodeAttribute(range_key=True, attr_name=resources.SORT_KEY)
+
+
 class CallItem(_DocItem):
-    """A call; ``status`` stands apart because every status write is conditional on it."""
+    """A call; ``status`` stands apart because every status write is conditional on it.
+
+    ``live`` holds ``"live"`` only while the status is ringing or in_progress (the status writes
+    in :mod:`.calls` keep it so); ``heartbeat_at`` is the voice gateway's last sign of life (unix
+    seconds) and ``recording_key`` the S3 key of the call's recording once it is written. None of
+    the three is part of the public document.
+    """
 
     status = UnicodeAttribute()
     gsi1pk = UnicodeAttribute(attr_name="GSI1PK")
@@ -127,6 +153,26 @@ class CallItem(_DocItem):
     calls_by_to = _call_index(resources.CALL_INDEXES[2])
     calls_by_from = _call_index(resources.CALL_INDEXES[3])
     calls_by_direction = _call_index(resources.CALL_INDEXES[4])
+    live = UnicodeAttribute(attr_name=resources.LIVE_INDEX.attribute, null=True)
+    heartbeat_at = NumberAttribute(null=True)
+    recording_key = UnicodeAttribute(null=True)
+    live_calls = _LiveCalls()
+
+
+class SegmentItem(_Item):
+    """One final transcript segment, written as the call goes; SK orders a call's segments by seq.
+
+    Plain attributes rather than a JSON document, so that truncating an interrupted agent
+    segment is one conditional attribute update.
+    """
+
+    call_id = UnicodeAttribute()
+    seq = NumberAttribute()
+    party = UnicodeAttribute()
+    text = UnicodeAttribute()
+    start_ms = NumberAttribute()
+    end_ms = NumberAttribute()
+    interrupted = BooleanAttribute(default=False)
 
 
 class IdempotencyItem(_Item):
@@ -141,5 +187,5 @@ class IdempotencyItem(_Item):
 
 
 ALL_ITEMS: tuple[type[Model], ...] = (
-    WorkspaceItem, ApiKeyItem, AgentItem, NumberItem, E164Item, RuleItem, CallItem, IdempotencyItem,
+    WorkspaceItem, ApiKeyItem, AgentItem, NumberItem, E164Item, RuleItem, CallItem, SegmentItem, IdempotencyItem,
 )
