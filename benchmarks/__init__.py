@@ -11,7 +11,8 @@ from typing import Any
 __all__ = ["BENCHMARKS", "Figures", "figure"]
 
 # Run in this order by ``python -m benchmarks``.
-BENCHMARKS: tuple[str, ...] = ("api_cold_import", "api_warm_latency")
+BENCHMARKS: tuple[str, ...] = ("api_cold_import", "api_warm_latency", "gateway_latency", "gateway_greeting",
+                               "gateway_bargein", "gateway_capacity")
 
 Figures = dict[str, dict[str, Any]]
 
