@@ -215,6 +215,6 @@ OUTBOUND_GAPS = {
 
 
 @pytest.mark.parametrize("case", sorted(OUTBOUND_GAPS))
-def test_malformed_outbound_raises_protocol_error(case: str) -> None:
+def test_incomplete_outbound_messages_raise_protocol_error(case: str) -> None:
     with pytest.raises(ProtocolError):
         parse_outbound(OUTBOUND_GAPS[case])
