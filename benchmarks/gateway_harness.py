@@ -82,8 +82,15 @@ def _serve(port: int, silence_ms: int, early_start: bool, latency_file: Optional
                                         "answered_at": None, "started_at": None, "latency": []})
                 return super().get_call(workspace_id, call_id)
 
+        # A real store keeps nothing in the gateway's memory: neither may this one (only the latency).
         def save_recording(self, workspace_id: str, call_id: str, caller_ulaw: bytes, agent_ulaw: bytes) -> None:
             pass  # built in memory during the call like in production; not kept after it
+
+        def append_segment(self, *args: Any, **kwargs: Any) -> None:
+            pass
+
+        def update_segment(self, *args: Any, **kwargs: Any) -> None:
+            pass
 
         def append_latency(self, workspace_id: str, call_id: str, entry: dict[str, Any]) -> None:
             with self._lock:
@@ -103,7 +110,7 @@ def _serve(port: int, silence_ms: int, early_start: bool, latency_file: Optional
         return FakeEngines(
             stt=FakeStt(script, stable_after_ms=round(STT_FINAL_S * 1000), final_after_ms=round(STT_FINAL_S * 1000)),
             llm=FakeLlm(barge_reply if barge else turns_reply, first_token_s=LLM_FIRST_TOKEN_S,
-                        words_per_s=LLM_WORDS_PER_S),
+                        words_per_s=LLM_WORDS_PER_S, keep_requests=False),
             tts=FakeTts(first_byte_s=TTS_FIRST_BYTE_S, ms_per_char=TTS_MS_PER_CHAR),
         )
 

@@ -246,15 +246,17 @@ class FakeLlm(LanguageModel):
     """
 
     def __init__(self, reply: Union[Reply, Callable[[list[Message]], Reply]] = "Okay.", *,
-                 first_token_s: float = 0.05, words_per_s: float = 50.0) -> None:
+                 first_token_s: float = 0.05, words_per_s: float = 50.0, keep_requests: bool = True) -> None:
         self.reply = reply
         self.first_token_s = first_token_s
         self.words_per_s = words_per_s
+        self.keep_requests = keep_requests
         self.requests: list[LlmRequest] = []
 
     async def stream(self, *, system: str, messages: list[Message], tools: list[ToolSpec]) -> AsyncIterator[LlmEvent]:
         request = LlmRequest(system, list(messages), list(tools))
-        self.requests.append(request)
+        if self.keep_requests:
+            self.requests.append(request)
         try:
             await asyncio.sleep(self.first_token_s)
             reply = self.reply(messages) if callable(self.reply) else self.reply
