@@ -25,6 +25,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Iterable, Optional
 
+from .aws_clients import ClientFactory, aws_client_factory
 from .blocking_stream import iterate_in_thread
 from .llm import Finished, LanguageModel, LlmEvent, Message, TextDelta, ToolCall, ToolSpec
 
@@ -58,7 +59,6 @@ READ_TIMEOUT_S = 20.0
 # One retry on throttling or a 5xx; more would outlast the caller's patience on a phone line.
 MAX_ATTEMPTS = 2
 
-ClientFactory = Callable[[], Any]
 
 
 class BedrockStreamError(RuntimeError):
@@ -66,23 +66,9 @@ class BedrockStreamError(RuntimeError):
 
 
 def bedrock_client_factory(settings: "Settings") -> ClientFactory:
-    """The default client factory: a ``bedrock-runtime`` client for ``settings.region``.
-
-    The local emulation's endpoint is not used: it has no Bedrock.
-    """
-
-    def build() -> Any:
-        import boto3
-        from botocore.config import Config
-
-        config = Config(
-            connect_timeout=CONNECT_TIMEOUT_S,
-            read_timeout=READ_TIMEOUT_S,
-            retries={"max_attempts": MAX_ATTEMPTS, "mode": "standard"},
-        )
-        return boto3.session.Session().client("bedrock-runtime", region_name=settings.region, config=config)
-
-    return build
+    """The default client factory: a ``bedrock-runtime`` client for ``settings.region``."""
+    return aws_client_factory("bedrock-runtime", settings, connect_timeout_s=CONNECT_TIMEOUT_S,
+                              read_timeout_s=READ_TIMEOUT_S, max_attempts=MAX_ATTEMPTS)
 
 
 # --- the worker-thread bridge -------------------------------------------------------------------

@@ -14,6 +14,7 @@ import contextlib
 import threading
 from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Iterable, Literal, Optional, get_args
 
+from .aws_clients import ClientFactory, aws_client_factory
 from .blocking_stream import iterate_in_thread
 from .tts import TextToSpeech
 
@@ -35,27 +36,12 @@ READ_TIMEOUT_S = 10.0
 # One retry on throttling or a 5xx, then the turn goes on without this chunk of speech.
 MAX_ATTEMPTS = 2
 
-ClientFactory = Callable[[], Any]
 
 
 def polly_client_factory(settings: "Settings") -> ClientFactory:
-    """The default client factory: a ``polly`` client for ``settings.region``.
-
-    The local emulation's endpoint is not used: it cannot synthesize speech.
-    """
-
-    def build() -> Any:
-        import boto3
-        from botocore.config import Config
-
-        config = Config(
-            connect_timeout=CONNECT_TIMEOUT_S,
-            read_timeout=READ_TIMEOUT_S,
-            retries={"max_attempts": MAX_ATTEMPTS, "mode": "standard"},
-        )
-        return boto3.session.Session().client("polly", region_name=settings.region, config=config)
-
-    return build
+    """The default client factory: a ``polly`` client for ``settings.region``."""
+    return aws_client_factory("polly", settings, connect_timeout_s=CONNECT_TIMEOUT_S,
+                              read_timeout_s=READ_TIMEOUT_S, max_attempts=MAX_ATTEMPTS)
 
 
 class PollyTts(TextToSpeech):
