@@ -33,6 +33,25 @@ class Settings:
     # Local stack only: lets webhook and tool URLs be plain http on loopback.
     allow_insecure_urls: bool = False
     api_key_cache_seconds: float = 30.0
+    # -- telephony (issue 4) ------------------------------------------------------------------
+    # Twilio credentials: from the environment (local stack, where they are the local stand-in's)
+    # or from a Secrets Manager secret {"account_sid", "auth_token"} named by twilio_secret_arn.
+    twilio_account_sid: str = ""
+    twilio_auth_token: str = ""
+    twilio_secret_arn: str = ""
+    # Where the Twilio SDK sends REST requests: empty for api.twilio.com, the local stand-in's
+    # base URL in the local stack.
+    twilio_api_base_url: str = ""
+    # The API's public base URL as the carrier calls it (API Gateway stage URL or custom domain);
+    # carrier webhook signatures are checked against this exact URL plus the path.
+    public_api_url: str = ""
+    # The voice gateway's public websocket URL (wss://… deployed, ws://127.0.0.1:… locally).
+    gateway_url: str = ""
+    # HMAC key of the stream tokens (shared by the dialer/webhooks that sign and the gateway).
+    stream_token_secret: str = ""
+    # Dialer pacing: account calls per second and live calls per workspace.
+    dial_cps: float = 1.0
+    max_concurrent_calls: int = 100
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
@@ -57,4 +76,13 @@ class Settings:
             default_tts_model=env.get("CALLINGBOX_DEFAULT_TTS_MODEL", "local"),
             allow_insecure_urls=_flag(env.get("CALLINGBOX_ALLOW_INSECURE_URLS")),
             api_key_cache_seconds=float(env.get("CALLINGBOX_API_KEY_CACHE_SECONDS", "30")),
+            twilio_account_sid=env.get("TWILIO_ACCOUNT_SID", ""),
+            twilio_auth_token=env.get("TWILIO_AUTH_TOKEN", ""),
+            twilio_secret_arn=env.get("CALLINGBOX_TWILIO_SECRET_ARN", ""),
+            twilio_api_base_url=env.get("CALLINGBOX_TWILIO_API_URL", ""),
+            public_api_url=env.get("CALLINGBOX_PUBLIC_API_URL", "").rstrip("/"),
+            gateway_url=env.get("CALLINGBOX_GATEWAY_URL", ""),
+            stream_token_secret=env.get("CALLINGBOX_STREAM_TOKEN_SECRET", ""),
+            dial_cps=float(env.get("CALLINGBOX_DIAL_CPS", "1")),
+            max_concurrent_calls=int(env.get("CALLINGBOX_MAX_CONCURRENT_CALLS", "100")),
         )
