@@ -8,6 +8,7 @@ API on loopback, creates a dev workspace with the docs' sample numbers, writes
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import sys
 import threading
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from .aws import EmulatedAws, start_emulated_aws
+from .gateway import LocalGateway, Sweeper, start_local_gateway, start_sweeper
 
 __all__ = ["LocalStack", "start_local_stack", "run_dev", "ENV_FILE", "project_root"]
 
@@ -47,37 +49,60 @@ class LocalStack:
     environment: dict[str, str]
     _server: Any
     _thread: threading.Thread
+    gateway: Optional[LocalGateway] = None
+    sweeper: Optional[Sweeper] = None
 
     def stop(self) -> None:
-        """Stop the API server and the AWS emulation."""
+        """Stop the sweeper, the gateway (draining live calls briefly), the API and the AWS emulation."""
+        if self.sweeper is not None:
+            self.sweeper.stop()
+        if self.gateway is not None:
+            self.gateway.stop()
         self._server.shutdown()
         self._thread.join(timeout=10)
         self.aws.stop()
 
 
-def start_local_stack(host: str = "127.0.0.1", port: int = 8000, *, extra_env: Optional[dict[str, str]] = None
-                      ) -> LocalStack:
-    """Start the emulation and the API (in threads of this process) and return once both answer."""
+def start_local_stack(host: str = "127.0.0.1", port: int = 8000, *, extra_env: Optional[dict[str, str]] = None,
+                      voice: bool = True) -> LocalStack:
+    """Start the emulation, the voice gateway, the sweeper and the API (threads of this process).
+
+    Returns once all of them answer. ``voice=False`` leaves out the gateway and the sweeper.
+    """
     from chalice.config import Config
     from chalice.local import create_local_server
 
     from ..core.settings import Settings
 
     aws = start_emulated_aws(host)
-    environment = {**aws.environment(), "CALLINGBOX_ALLOW_INSECURE_URLS": "true", **(extra_env or {})}
+    environment = {
+        **aws.environment(),
+        "CALLINGBOX_ALLOW_INSECURE_URLS": "true",
+        # A fresh key per run: tokens from an earlier run are worthless.
+        "CALLINGBOX_STREAM_TOKEN_SECRET": secrets.token_hex(32),
+        **(extra_env or {}),
+    }
     os.environ.update(environment)
+    gateway = sweeper = None
+    if voice:
+        gateway = start_local_gateway(environment, host)
+        environment["CALLINGBOX_GATEWAY_URL"] = gateway.url
+        sweeper = start_sweeper()
     app = load_api_app()
     from chalicelib import runtime  # type: ignore[import-not-found]
 
-    runtime.install(runtime.Runtime.from_settings(Settings.from_env(environment)))
     config = Config.create(chalice_stage="dev", app_name=app.app_name, chalice_app=app)
     server = create_local_server(app, config, host, port)
+    api_url = f"http://{host}:{server.server.server_address[1]}"
+    environment.setdefault("CALLINGBOX_PUBLIC_API_URL", api_url)
+    os.environ.update(environment)
+    runtime.install(runtime.Runtime.from_settings(Settings.from_env(environment)))
     # http.server listens with a backlog of 5: a burst of concurrent clients would see resets.
     server.server.socket.listen(LISTEN_BACKLOG)
     server.server.daemon_threads = True
     thread = threading.Thread(target=server.server.serve_forever, name="api", daemon=True)
     thread.start()
-    return LocalStack(aws, f"http://{host}:{server.server.server_address[1]}", environment, server, thread)
+    return LocalStack(aws, api_url, environment, server, thread, gateway, sweeper)
 
 
 def _write_env(path: Path, values: dict[str, str]) -> None:

@@ -222,6 +222,8 @@ class BuiltinDialogue(LanguageModel):
     that relative answers ("tomorrow") are counted from, replaceable in tests.
     """
 
+    whole_history = True
+
     def __init__(self, agent: Mapping[str, Any], *, today: Callable[[], dt.date] = dt.date.today) -> None:
         self._fields = fields_of(agent.get("returns"))
         self._greeting = (agent.get("first_message") or "").strip() or DEFAULT_GREETING

@@ -58,6 +58,11 @@ LlmEvent = Union[TextDelta, ToolCall, Finished]
 class LanguageModel(abc.ABC):
     """Streams one reply at a time; cancelling the iterator cancels the request."""
 
+    whole_history: bool = False
+    """True for an engine that must see every turn, whatever the agent's ``context_window``: the
+    builtin dialogue replays the whole call to know which ``returns`` field it is on. A language
+    model only gets the last ``context_window`` turns (a cost and latency bound)."""
+
     @abc.abstractmethod
     def stream(self, *, system: str, messages: list[Message], tools: list[ToolSpec]) -> AsyncIterator[LlmEvent]:
         """Text deltas and tool calls as they are produced, then one :class:`Finished`."""

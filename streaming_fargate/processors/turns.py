@@ -22,6 +22,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 import json
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -153,6 +154,8 @@ class Turns(Processor):
         self.specs = tool_specs(snapshot)
         self._agent_tools = {spec.name for spec in self.specs} - {tool.name for tool in BUILTIN_TOOLS}
         self.window = int(snapshot.get("context_window") or 10)
+        if llm.whole_history:
+            self.window = sys.maxsize
         self.history: list[Message] = []
         self._scripted: dict[int, int] = {}  # utterance id -> history index of its assistant message
         self._reply: Optional[_Reply] = None

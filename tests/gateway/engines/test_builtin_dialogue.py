@@ -202,3 +202,25 @@ def test_enum_answers_match_fuzzily() -> None:
     assert answers.choice("bookd", ["booked", "declined"]) == "booked"
     assert answers.choice("the second one", ["booked", "declined"]) == "declined"
     assert answers.choice("purple", ["booked", "declined"]) is None
+
+
+def test_a_short_context_window_never_cuts_the_builtin_dialogue_history() -> None:
+    """The builtin replays the whole call; a model-sized window would make it forget answered fields."""
+    from streaming_fargate.processors.turns import context_messages
+
+    dialogue = _dialogue(context_window=1)
+    assert dialogue.whole_history
+    # GIVEN the window Turns would use for this engine, WHEN the caller answers every question
+    window = 10**9 if dialogue.whole_history else 1
+    messages: list[Message] = []
+    for answer in ["yes", "next friday", "four", "booked", "yes"]:
+        text, events = _turn(dialogue, context_messages(messages, window))
+        messages.append(Message("assistant", text, tuple(e for e in events if isinstance(e, ToolCall))))
+        messages.append(Message("user", answer))
+    text, events = _turn(dialogue, context_messages(messages, window))
+    # THEN it ends the call with every field collected (with window=1 it would re-ask from the start)
+    assert any(isinstance(e, ToolCall) and e.name == "end_call" for e in events)
+    assert dialogue.collected(messages) == {"confirmed": True, "reschedule_to": "2026-11-27",
+                                            "party_size": 4, "outcome": "booked"}
+    cut_text, cut_events = _turn(dialogue, context_messages(messages, 1))
+    assert not any(isinstance(e, ToolCall) for e in cut_events)
