@@ -11,6 +11,7 @@ from .agent import (
 )
 from .call import Call, CallCreateParams, CallStatus, Extraction, TranscriptSegment, TurnLatency
 from .phone_number import (
+    AvailablePhoneNumber,
     NumberCreateParams,
     NumberImport,
     NumberRule,
@@ -27,6 +28,7 @@ __all__ = [
     "AgentType",
     "AgentUpdateParams",
     "AttachNumberParams",
+    "AvailablePhoneNumber",
     "Call",
     "CallCreateParams",
     "CallStatus",

@@ -12,6 +12,7 @@ from .shared import E164
 
 __all__ = [
     "PhoneNumber",
+    "AvailablePhoneNumber",
     "Capabilities",
     "NumberCreateParams",
     "NumberImport",
@@ -53,6 +54,17 @@ class PhoneNumber(ResponseModel):
     filter_mode: FilterMode = "blacklist"
     status: NumberStatus = "active"
     created: int
+
+
+class AvailablePhoneNumber(ResponseModel):
+    """A number the carrier offers for sale (``GET /v1/numbers/available``); buy it with ``POST /v1/numbers``."""
+
+    object: Literal["available_phone_number"] = "available_phone_number"
+    number: str
+    locality: Optional[str] = None
+    region: Optional[str] = None
+    country: str
+    capabilities: Capabilities = Field(default_factory=Capabilities)
 
 
 class NumberImport(RequestModel):

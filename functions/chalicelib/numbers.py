@@ -9,6 +9,7 @@ from chalice import Blueprint
 from callingbox.core import numbers
 from callingbox.core.pagination import parse_limit
 
+from . import runtime
 from .routing import Request, Routes
 
 bp = Blueprint(__name__)
@@ -23,12 +24,14 @@ def list_(request: Request) -> Any:
 
 @routes.operation("numbers.available")
 def available(request: Request) -> Any:
-    return numbers.available_numbers(request.scope)
+    return numbers.available_numbers(request.scope, country=request.query.get("country"),
+                                     area_code=request.query.get("area_code"),
+                                     limit=parse_limit(request.query.get("limit")), carrier=runtime.current().carrier)
 
 
 @routes.operation("numbers.create")
 def create(request: Request) -> Any:
-    return numbers.create_number(request.scope, request.body)
+    return numbers.create_number(request.scope, request.body, carrier=runtime.current().carrier)
 
 
 @routes.operation("numbers.retrieve")
@@ -43,7 +46,7 @@ def update(request: Request) -> Any:
 
 @routes.operation("numbers.release")
 def release(request: Request) -> Any:
-    return numbers.release_number(request.scope, request.path["number_id"])
+    return numbers.release_number(request.scope, request.path["number_id"], carrier=runtime.current().carrier)
 
 
 @routes.operation("rules.list")

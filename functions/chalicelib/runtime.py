@@ -1,4 +1,4 @@
-"""What a warm Lambda keeps between requests: settings, the bound store, queue, key and S3 clients.
+"""What a warm Lambda keeps between requests: settings, the bound store, queue, key, S3 and carrier clients.
 
 Built on the first request (not at import, so importing the app stays cheap and reads nothing),
 and replaceable by tests and the local stack through :func:`install`.
@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from callingbox.core.auth import KeyResolver
 from callingbox.core.queues import JobQueues
 from callingbox.core.settings import Settings
 from callingbox.core.store.binding import bind_store
+
+if TYPE_CHECKING:
+    from callingbox.core.carrier import Carrier
 
 __all__ = ["Runtime", "current", "install"]
 
@@ -27,6 +30,8 @@ class Runtime:
     keys: KeyResolver
     _s3: Optional[Any] = field(default=None, init=False, repr=False)
     _s3_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    _carrier: Optional["Carrier"] = field(default=None, init=False, repr=False)
+    _carrier_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "Runtime":
@@ -50,6 +55,21 @@ class Runtime:
                     config=Config(signature_version="s3v4"),
                 )
             return self._s3
+
+    def carrier(self) -> "Carrier":
+        """The carrier (Twilio, or the local stand-in via ``CALLINGBOX_TWILIO_API_URL``), built on first use.
+
+        Building it imports the Twilio SDK and may read a Secrets Manager secret, so requests
+        that never talk to the carrier never pay for it. Raises
+        :class:`~callingbox.core.carrier.CarrierNotConfigured` (503 ``carrier_not_configured``)
+        when the deployment has no Twilio credentials.
+        """
+        with self._carrier_lock:
+            if self._carrier is None:
+                from callingbox.core.carrier import carrier_from_settings
+
+                self._carrier = carrier_from_settings(self.settings)
+            return self._carrier
 
 
 _runtime: Optional[Runtime] = None

@@ -113,9 +113,14 @@ class Carrier(ABC):
         """Buy ``number`` and point its voice webhook at the platform."""
 
     @abstractmethod
-    def adopt(self, carrier_sid: str, *, voice_url: str, status_callback_url: str) -> OwnedNumber:
-        """Take over a number the account already owns (import) and point it at the platform."""
+    def adopt(self, carrier_sid: str, number: str, *, voice_url: str, status_callback_url: str) -> OwnedNumber:
+        """Take over a number the account already owns (import) and point it at the platform.
+
+        ``number`` is the E.164 number the customer says ``carrier_sid`` is: a sid of another
+        number is refused (``code="number_mismatch"``) before anything at the carrier changes, and
+        an unknown sid is a :class:`CarrierError` with ``status=404``.
+        """
 
     @abstractmethod
     def release(self, carrier_sid: str) -> None:
-        """Give the number back to the carrier."""
+        """Give the number back to the carrier; an unknown sid is a :class:`CarrierError` with ``status=404``."""

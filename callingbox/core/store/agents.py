@@ -2,7 +2,9 @@
 
 An agent is saved with its version as condition. In the same transaction every inbound number it
 gains is claimed with ``inbound_agent_id`` absent-or-ours, so two inbound agents can never both
-answer one number: the second transaction is cancelled and becomes a 409.
+answer one number: the second transaction is cancelled and becomes a 409. Every number an agent
+gains (inbound or outbound) must also not be released or being released
+(:func:`~callingbox.core.store.numbers.number_usable`), which keeps releases race-safe.
 """
 
 from __future__ import annotations
@@ -18,10 +20,15 @@ from ..pagination import Page, decode_cursor, encode_cursor
 from .binding import transaction
 from .conditions import VersionConflict, cancellation_codes, is_transaction_conflict
 from .items import AgentItem, NumberItem, ws_key
+from .numbers import get_usable_number, number_usable
 
 __all__ = ["AgentRecord", "NumberChanges", "get_agent", "list_agents", "write_agent"]
 
 _PREFIX = "agent#"
+# Where each role's item lands in the transaction PynamoDB submits (``TransactWrite`` sends
+# condition checks, deletes, puts, updates in that order); a stable sort of the plan by this
+# lines it up with the cancellation reasons.
+_SUBMITTED = {"require": 0, "agent": 2, "claim": 3, "release": 3}
 
 
 @dataclass
@@ -91,7 +98,8 @@ def write_agent(workspace_id: str, doc: dict[str, Any], *, expected_version: Opt
     version = 1 if expected_version is None else expected_version + 1
     item = AgentItem(partition, _sort_key(doc["id"]), doc=json.dumps(doc), version=version,
                      type=doc["type"], archived=bool(doc["archived"]))
-    # Order matters: cancellation reasons come back in this order.
+    # Cancellation reasons come back in the order the items were submitted, which is PynamoDB's,
+    # not ours: condition checks, then deletes, puts and updates (see _SUBMITTED).
     plan: list[tuple[str, str]] = []
     try:
         with transaction() as write:
@@ -105,7 +113,7 @@ def write_agent(workspace_id: str, doc: dict[str, Any], *, expected_version: Opt
                 write.update(
                     number,
                     actions=[NumberItem.inbound_agent_id.set(doc["id"])],
-                    condition=NumberItem.pk.exists()
+                    condition=NumberItem.pk.exists() & number_usable()
                     & (NumberItem.inbound_agent_id.does_not_exist() | (NumberItem.inbound_agent_id == doc["id"])),
                 )
                 plan.append(("claim", number_id))
@@ -118,14 +126,15 @@ def write_agent(workspace_id: str, doc: dict[str, Any], *, expected_version: Opt
                 )
                 plan.append(("release", number_id))
             for number_id in numbers.require:
-                write.condition_check(NumberItem, partition, f"number#{number_id}", condition=NumberItem.pk.exists())
+                write.condition_check(NumberItem, partition, f"number#{number_id}",
+                                      condition=NumberItem.pk.exists() & number_usable())
                 plan.append(("require", number_id))
     except TransactWriteError as error:
-        _raise_for(error, plan)
+        _raise_for(error, sorted(plan, key=lambda entry: _SUBMITTED[entry[0]]), workspace_id)
     return AgentRecord(doc, version)
 
 
-def _raise_for(error: TransactWriteError, plan: list[tuple[str, str]]) -> None:
+def _raise_for(error: TransactWriteError, plan: list[tuple[str, str]], workspace_id: str) -> None:
     if is_transaction_conflict(error):
         raise VersionConflict() from error
     codes = cancellation_codes(error)
@@ -135,10 +144,12 @@ def _raise_for(error: TransactWriteError, plan: list[tuple[str, str]]) -> None:
         if role == "agent":
             raise VersionConflict() from error
         if role == "claim":
+            get_usable_number(workspace_id, ident)  # released or being released: says so (409)
             _raise_claim_failure(error, ident)
         if role == "release":
             # Someone detached it first; our view is stale: read again.
             raise VersionConflict() from error
+        get_usable_number(workspace_id, ident)  # released or being released: says so (409)
         raise NotFound(f"no phone number {ident!r}", param="number_id") from error
     raise error
 

@@ -89,9 +89,14 @@ class AgentItem(_DocItem):
 
 
 class NumberItem(_DocItem):
-    """A phone number; ``inbound_agent_id`` is the atomic 'who answers' slot."""
+    """A phone number; ``inbound_agent_id`` is the atomic 'who answers' slot.
+
+    ``status`` is the lifecycle slot every attach conditions on: absent or ``active`` (usable),
+    ``releasing`` (a release is checking attachments and talking to the carrier) or ``released``.
+    """
 
     inbound_agent_id = UnicodeAttribute(null=True)
+    status = UnicodeAttribute(null=True)
 
 
 class E164Item(_Item):
