@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from callingbox.core.auth import KeyResolver
+from callingbox.core.carrier.base import Carrier
 from callingbox.core.queues import JobQueues
 from callingbox.core.settings import Settings
 from callingbox.core.store.binding import bind_store
@@ -25,6 +26,9 @@ class Runtime:
     settings: Settings
     queues: JobQueues
     keys: KeyResolver
+    # Builds the carrier on first use (tests and the local stack put their own here).
+    carrier_factory: Optional[Callable[[Settings], Carrier]] = None
+    _carrier: Optional[Carrier] = field(default=None, init=False, repr=False)
     _s3: Optional[Any] = field(default=None, init=False, repr=False)
     _s3_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
@@ -33,6 +37,14 @@ class Runtime:
         """Bind the store and build the clients for ``settings``."""
         bind_store(settings)
         return cls(settings=settings, queues=JobQueues(settings), keys=KeyResolver(settings.api_key_cache_seconds))
+
+    def carrier(self) -> Carrier:
+        """The carrier port, built on first use: only call control and the webhooks need it."""
+        with self._s3_lock:
+            if self._carrier is None:
+                factory = self.carrier_factory or _carrier_from_settings
+                self._carrier = factory(self.settings)
+            return self._carrier
 
     def s3(self) -> Any:
         """The S3 client (for presigning recording URLs), built on first use: most requests never need it.
@@ -50,6 +62,12 @@ class Runtime:
                     config=Config(signature_version="s3v4"),
                 )
             return self._s3
+
+
+def _carrier_from_settings(settings: Settings) -> Carrier:
+    from callingbox.core.carrier.credentials import carrier_from_settings  # type: ignore[import-not-found]
+
+    return carrier_from_settings(settings)
 
 
 _runtime: Optional[Runtime] = None
