@@ -1,10 +1,10 @@
-"""The CallingBox HTTP API: one Chalice app for every /v1 route (and, later, the carrier webhooks)."""
+"""The CallingBox HTTP API: one Chalice app for every /v1 route and the carrier webhooks (/twilio/...)."""
 
 from chalice import Chalice
 
-from chalicelib import agents, calls, meta, numbers
+from chalicelib import agents, calls, meta, numbers, twilio_webhooks
 
 app = Chalice(app_name="callingbox")
 app.api.binary_types = []
-for blueprint in (agents.bp, numbers.bp, calls.bp, meta.bp):
+for blueprint in (agents.bp, numbers.bp, calls.bp, meta.bp, twilio_webhooks.bp):
     app.register_blueprint(blueprint)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from . import templating
 from .call_states import CallStatus, EndReason
 from .clock import now_s
-from .errors import ApiError, Conflict, InvalidRequest, NotImplementedYet, ServiceUnavailable
+from .errors import ApiError, Conflict, InvalidRequest, ServiceUnavailable
 from .ids import has_prefix, new_id
 from .pagination import Page
 from .queues import JobQueues
@@ -170,24 +170,98 @@ def list_calls(scope: Scope, filters: CallFilters, *, limit: int, cursor: Option
     return call_store.query_calls(scope.workspace_id, filters, limit=limit, cursor=cursor)
 
 
-def cancel_call(scope: Scope, call_id: str) -> dict[str, Any]:
-    """``POST /v1/calls/{id}/cancel``: a queued call is never dialed."""
+CarrierSource = Callable[[], Any]
+
+
+def _hang_up(carrier: Optional[CarrierSource], sid: str, call_id: str) -> None:
+    """Ask the carrier to end ``sid``; its refusal is a 503 the client may retry."""
+    from .carrier.base import CarrierError
+
+    if carrier is None:
+        raise ServiceUnavailable("this deployment has no carrier configured", code="carrier_unavailable")
+    try:
+        carrier().hang_up(sid)
+    except CarrierError as error:
+        raise ServiceUnavailable(f"the carrier did not end call {call_id} ({error.message}); retry",
+                                 code="carrier_unavailable") from error
+
+
+def cancel_call(scope: Scope, call_id: str, *, carrier: Optional[CarrierSource] = None) -> dict[str, Any]:
+    """``POST /v1/calls/{id}/cancel``: a queued call is never dialed; a ringing one stops ringing.
+
+    Order matters. A queued call that the dialer is placing right now (claimed, no sid yet) is
+    marked canceled first, and the dialer hangs up the call it places when it records the sid on a
+    canceled call. A call the carrier already has (a sid) is hung up at the carrier first, then
+    marked canceled, so a carrier failure leaves the call as it was (503, retry). If the callee
+    answers in between, the cancel loses (409) and the hang-up has ended the call anyway: its
+    status callback closes it as completed.
+    """
     record = call_store.get_call(scope.workspace_id, call_id)
+    doc = record.doc
     if record.status == CallStatus.CANCELED.value:
-        return record.doc
-    if record.status != CallStatus.QUEUED.value:
-        raise Conflict(f"only a queued call can be canceled; this one is {record.status}",
+        return doc
+    if record.status not in (CallStatus.QUEUED.value, CallStatus.RINGING.value):
+        raise Conflict(f"only a queued or ringing call can be canceled; this one is {record.status}",
                        code="call_not_cancelable", param="call_id", permanent=True)
+    sid = doc.get("carrier_sid")
+    if sid:
+        _hang_up(carrier, sid, call_id)
     outcome = call_store.transition_call(scope.workspace_id, call_id, CallStatus.CANCELED,
                                          end_reason=EndReason.CANCELED.value, ended_at=now_s())
     if outcome.doc["status"] != CallStatus.CANCELED.value:
         raise Conflict(f"the call moved on to {outcome.doc['status']} before it could be canceled",
                        code="call_not_cancelable", param="call_id", permanent=True)
+    if not sid and outcome.doc.get("carrier_sid") and carrier is not None:
+        # The dialer recorded a sid between our read and our write: that call must not ring on.
+        from .carrier.base import CarrierError
+
+        try:
+            carrier().hang_up(outcome.doc["carrier_sid"])
+        except CarrierError:
+            pass  # the dialer hangs up calls it finds canceled, too
     return outcome.doc
 
 
-def hangup_call(scope: Scope, call_id: str) -> None:
-    """``POST /v1/calls/{id}/hangup``: ending a live call needs the carrier."""
-    call_store.get_call(scope.workspace_id, call_id)
-    raise NotImplementedYet("hanging up a live call needs the carrier integration, which this deployment "
-                            "does not provide yet")
+def hangup_call(scope: Scope, call_id: str, *, carrier: Optional[CarrierSource] = None,
+                queues: Optional[JobQueues] = None) -> dict[str, Any]:
+    """``POST /v1/calls/{id}/hangup``: end a call in progress (``completed``, ``end_reason: api_hangup``).
+
+    The call is marked completed before the carrier is asked, so the gateway's own end write (its
+    stream closes when the carrier hangs up) cannot claim the call as ``caller_hangup``; the
+    winner of that write queues the post-call work, here this request. Should the carrier fail,
+    the gateway still ends the stream on its next heartbeat (the call is no longer live).
+    """
+    from .carrier.base import CarrierError
+    from .telephony import enqueue_post_call
+
+    record = call_store.get_call(scope.workspace_id, call_id)
+    if record.status != CallStatus.IN_PROGRESS.value:
+        raise Conflict(f"only a call in progress can be hung up; this one is {record.status}",
+                       code="call_not_in_progress", param="call_id", permanent=True)
+    now = now_s()
+
+    def end(doc: dict[str, Any]) -> Optional[dict[str, Any]]:
+        if doc["status"] != CallStatus.IN_PROGRESS.value:
+            return None
+        answered_at = int(doc.get("answered_at") or now)
+        started_at = int(doc.get("started_at") or answered_at)
+        doc.update(status=CallStatus.COMPLETED.value, end_reason=EndReason.API_HANGUP.value, ended_at=now,
+                   duration_seconds=max(0, now - started_at), billable_seconds=max(0, now - answered_at))
+        return doc
+
+    outcome = call_store.update_call(scope.workspace_id, call_id, end)
+    if not outcome.changed:
+        raise Conflict(f"the call ended ({outcome.doc['status']}) before it could be hung up",
+                       code="call_not_in_progress", param="call_id", permanent=True)
+    if queues is not None:
+        enqueue_post_call(queues, scope.workspace_id, call_id)
+    sid = outcome.doc.get("carrier_sid")
+    if sid and carrier is not None:
+        try:
+            carrier().hang_up(sid)
+        except CarrierError as error:
+            from .observability import get_logger
+
+            get_logger("api").error("carrier hang-up failed; the gateway ends the stream on its next heartbeat",
+                                    extra={"call_id": call_id, "error": error.message})
+    return outcome.doc

@@ -44,12 +44,13 @@ def retrieve(request: Request) -> Any:
 
 @routes.operation("calls.cancel")
 def cancel(request: Request) -> Any:
-    return calls.cancel_call(request.scope, request.path["call_id"])
+    return calls.cancel_call(request.scope, request.path["call_id"], carrier=runtime.current().carrier)
 
 
 @routes.operation("calls.hangup")
 def hangup(request: Request) -> Any:
-    return calls.hangup_call(request.scope, request.path["call_id"])
+    return calls.hangup_call(request.scope, request.path["call_id"], carrier=runtime.current().carrier,
+                             queues=request.queues)
 
 
 @routes.operation("calls.transcript")

@@ -8,15 +8,13 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Optional
+from typing import Any, Callable, Optional
 
 from callingbox.core.auth import KeyResolver
+from callingbox.core.carrier.base import Carrier
 from callingbox.core.queues import JobQueues
 from callingbox.core.settings import Settings
 from callingbox.core.store.binding import bind_store
-
-if TYPE_CHECKING:
-    from callingbox.core.carrier import Carrier
 
 __all__ = ["Runtime", "current", "install"]
 
@@ -28,9 +26,11 @@ class Runtime:
     settings: Settings
     queues: JobQueues
     keys: KeyResolver
+    # Builds the carrier on first use (tests and the local stack put their own here).
+    carrier_factory: Optional[Callable[[Settings], Carrier]] = None
     _s3: Optional[Any] = field(default=None, init=False, repr=False)
     _s3_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
-    _carrier: Optional["Carrier"] = field(default=None, init=False, repr=False)
+    _carrier: Optional[Carrier] = field(default=None, init=False, repr=False)
     _carrier_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     @classmethod
@@ -56,7 +56,7 @@ class Runtime:
                 )
             return self._s3
 
-    def carrier(self) -> "Carrier":
+    def carrier(self) -> Carrier:
         """The carrier (Twilio, or the local stand-in via ``CALLINGBOX_TWILIO_API_URL``), built on first use.
 
         Building it imports the Twilio SDK and may read a Secrets Manager secret, so requests
@@ -66,10 +66,14 @@ class Runtime:
         """
         with self._carrier_lock:
             if self._carrier is None:
-                from callingbox.core.carrier import carrier_from_settings
-
-                self._carrier = carrier_from_settings(self.settings)
+                self._carrier = (self.carrier_factory or _carrier_from_settings)(self.settings)
             return self._carrier
+
+
+def _carrier_from_settings(settings: Settings) -> Carrier:
+    from callingbox.core.carrier.credentials import carrier_from_settings
+
+    return carrier_from_settings(settings)
 
 
 _runtime: Optional[Runtime] = None

@@ -171,8 +171,8 @@ def test_cancel_only_while_queued(api: Any, outbound: dict) -> None:
 
 def test_features_of_later_components_say_so(api: Any, outbound: dict) -> None:
     call = api.post("/v1/calls", json={"agent_id": outbound["id"], "to": "+14155550199", "context": CONTEXT}).json()
-    for path in (f"/v1/calls/{call['id']}/hangup",):
-        response = api.post(path)
-        assert response.status_code == 501 and response.json()["error"]["code"] == "not_implemented"
+    # Hanging up needs a live call (tests/telephony/test_call_control.py): a queued one is a conflict.
+    response = api.post(f"/v1/calls/{call['id']}/hangup")
+    assert response.status_code == 409 and response.json()["error"]["code"] == "call_not_in_progress"
     # The transcript is served now (tests/integration/test_transcripts.py): empty until the gateway writes it.
     assert api.get(f"/v1/calls/{call['id']}/transcript").json()["data"] == []

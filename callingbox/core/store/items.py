@@ -17,6 +17,8 @@ Key layout (``ws`` = workspace id)::
                                                                    + LIVEPK "live" while live)
     ws#<ws>            seg#<call id>#<seq:06d>    SegmentItem     (one transcript segment)
     ws#<ws>            idem#<key>                 IdempotencyItem (TTL 24 h)
+    sid#<carrier sid>  sid                        CallSidItem     (inbound call sid -> call)
+    pacer#<name>       pacer                      PacerItem       (the dialer's next free slot)
 
 Indexes (all sorted by SK; definitions in :mod:`callingbox.core.resources`)::
 
@@ -43,6 +45,8 @@ __all__ = [
     "CallItem",
     "SegmentItem",
     "IdempotencyItem",
+    "CallSidItem",
+    "PacerItem",
     "ALL_ITEMS",
     "ws_key",
 ]
@@ -191,6 +195,23 @@ class IdempotencyItem(_Item):
     expires_at = NumberAttribute(attr_name=resources.TTL_ATTRIBUTE)
 
 
+class CallSidItem(_Item):
+    """Which call a carrier call sid belongs to: the number-level status callback of an inbound
+    call names only the sid. Written before the call record, conditionally, so a retried voice
+    webhook finds the call it already created."""
+
+    workspace_id = UnicodeAttribute()
+    call_id = UnicodeAttribute()
+    expires_at = NumberAttribute(attr_name=resources.TTL_ATTRIBUTE)
+
+
+class PacerItem(_Item):
+    """A rate limit shared by every worker process: the next free slot (unix seconds, fractional)."""
+
+    next_slot = NumberAttribute()
+
+
 ALL_ITEMS: tuple[type[Model], ...] = (
     WorkspaceItem, ApiKeyItem, AgentItem, NumberItem, E164Item, RuleItem, CallItem, SegmentItem, IdempotencyItem,
+    CallSidItem, PacerItem,
 )

@@ -42,6 +42,7 @@ __all__ = [
     "RuleRecord",
     "insert_rule",
     "get_rule",
+    "get_caller_rule",
     "list_rules",
     "update_rule",
 ]
@@ -301,6 +302,15 @@ def get_rule(workspace_id: str, number_id: str, rule_id: str) -> RuleRecord:
         if item.rule_id == rule_id:
             return RuleRecord(json.loads(item.doc), int(item.version))
     raise NotFound(f"no rule {rule_id!r} on number {number_id!r}", param="rule_id")
+
+
+def get_caller_rule(workspace_id: str, number_id: str, exact_number: str) -> Optional[RuleRecord]:
+    """The rule slot of one caller on a number (any status), if any: one read, no query."""
+    try:
+        item = RuleItem.get(ws_key(workspace_id), _rule_key(number_id, exact_number), consistent_read=True)
+    except DoesNotExist:
+        return None
+    return RuleRecord(json.loads(item.doc), int(item.version))
 
 
 def list_rules(workspace_id: str, number_id: str, *, status: Optional[str], limit: int,

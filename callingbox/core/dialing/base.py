@@ -1,0 +1,267 @@
+"""The dialer's rules: one dial job in, at most one carrier call out.
+
+Per job (:meth:`Dialer.dial`)::
+
+    load the call ── not queued (canceled, or callbacks moved it on) ──────────────► skipped
+        │        └── dial.state "dialed" (a duplicate job) ───────────────────────► skipped
+        │        └── dial.state "dialing" (another worker holds the claim) ─► fresh: deferred
+        │                                                                   stale: recover
+        claim (conditional: queued, no dial yet) ── lost ─► look again (as above)
+        concurrency: live calls of the workspace > limit ─► release the claim ─► deferred
+        pacing: no slot within max_wait_s ─────────────────► release the claim ─► deferred
+        wait for the slot, carrier.dial()
+            refusal ──────────────────► failed (end_reason = the carrier's reason)
+            carrier answered 429/5xx ─► release the claim, raise DialRetryable (SQS redelivers)
+            no answer (network) ──────► keep the claim, raise DialRetryable (redelivery recovers)
+        record the sid (dial.state "dialed", started_at); canceled meanwhile ─► hang up
+
+"Deferred" puts a delayed copy of the job on the queue and reports success for this one: a
+failure would count towards the queue's maxReceiveCount and end in the dead-letter queue.
+
+Never dialing twice. SQS delivers at least once, and a worker can die at any point, so the claim
+(``dial.state "dialing"`` with ``claimed_at``) is written before the carrier is asked, and the
+sid after. A job that finds a claim without a sid cannot tell a worker still at work from a dead
+one, so it waits until the claim is older than anything a live worker could take
+(:data:`CLAIM_STALE_S`), then asks the carrier whether the call exists::
+
+    worker A: claim(t0) ── pace ── carrier.dial ──✝ (dies before recording the sid)
+    SQS:                                        (visibility timeout) ── redelivers the job
+    worker B: sees "dialing" since t0; t0 older than CLAIM_STALE_S
+              carrier.find_call(to, from, started_after=t0-5)
+                  found ──► record that sid (recovered; the callbacks take it from there)
+                  none  ──► failed, end_reason "error:dial_interrupted" (never dial again: the
+                            carrier's call list may lag, and a second real call is worse than none)
+
+Limitations:
+    The concurrency count reads a DynamoDB index, which lags writes by a fraction of a second;
+    jobs of one workspace dialed within that window by different workers may each miss the
+    other. A deferred job reappears after its delay (at most 15 minutes, SQS's cap) and competes
+    again; order among deferred jobs is not kept.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import threading
+import time
+import uuid
+from typing import Any, Callable, Optional
+
+from ..call_states import CallStatus
+from ..carrier.base import Carrier, CarrierError, DialRequest
+from ..errors import NotFound
+from ..observability import get_logger
+from ..settings import Settings
+from ..store import calls as call_store
+from ..store import dials as dial_store
+from ..telephony_urls import call_hook_path, public_url
+from .exceptions import DialRetryable
+from .pacing import Pacer
+from .types import DialJob, DialLimits, DialOutcome, DialResult
+
+__all__ = ["Dialer", "CLAIM_STALE_S", "FIND_CALL_SKEW_S", "TIME_LIMIT_MARGIN_S", "DEFAULT_MAX_DURATION_S"]
+
+# The longest a live worker can hold a claim before it records the sid: the pacing wait
+# (DialLimits.max_pace_wait_s, 20 s) plus the carrier request (the adapter's timeout, ~15 s) plus a
+# margin. A claim older than this belongs to a worker that died.
+CLAIM_STALE_S = 60
+# find_call looks this much before the claim, for clock skew between us and the carrier.
+FIND_CALL_SKEW_S = 5
+# The carrier's hard time limit is the agent's max duration plus this, so the gateway's own
+# max-duration goodbye always runs first and the carrier's cut is only a backstop.
+TIME_LIMIT_MARGIN_S = 30
+# When the agent has no max_duration_seconds (the gateway's default too).
+DEFAULT_MAX_DURATION_S = 1800
+# A job put back for the concurrency limit waits this long (plus jitter) before trying again.
+CONCURRENCY_RETRY_S = 10
+# SQS accepts DelaySeconds up to 15 minutes.
+MAX_DELAY_S = 900
+
+Requeue = Callable[[DialJob, int], None]
+
+
+class Dialer:
+    """Dials queued calls (see the module docstring).
+
+    Parameters:
+        settings: public_api_url (callbacks), gateway_url and stream_token_secret (the TwiML).
+        carrier: the carrier port, or a zero-argument function building it on first use.
+        requeue: puts a copy of a job back on the dial queue with a delay in seconds.
+        pacer: the shared calls-per-second slots.
+        limits: concurrency and pacing limits.
+    """
+
+    def __init__(self, *, settings: Settings, carrier: Carrier | Callable[[], Carrier], requeue: Requeue,
+                 pacer: Pacer, limits: DialLimits, clock: Callable[[], float] = time.time,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        self._settings = settings
+        self._carrier_source = carrier
+        self._carrier: Optional[Carrier] = carrier if isinstance(carrier, Carrier) else None
+        self._requeue = requeue
+        self._pacer = pacer
+        self._limits = limits
+        self._clock = clock
+        self._sleep = sleep
+        # Per thread: the local stack runs several queue pollers over one dialer.
+        self._batch = threading.local()
+        self._log = get_logger("dialer")
+
+    def reset_wait_budget(self, seconds: float = math.inf) -> None:
+        """Cap the total pacing wait of the next jobs (one batch): SQS handles a batch's messages one
+        after another, and the last ones must start before the queue's visibility timeout hands
+        them to another worker. Jobs beyond the budget are put back instead of waiting."""
+        self._batch.wait_budget_s = seconds
+
+    @property
+    def carrier(self) -> Carrier:
+        """The carrier, built on first use."""
+        if self._carrier is None:
+            self._carrier = self._carrier_source()  # type: ignore[operator]
+        return self._carrier
+
+    # -- the job ------------------------------------------------------------------------------
+
+    def dial(self, job: DialJob) -> DialResult:
+        """Handle one dial job; raises :class:`DialRetryable` when SQS should deliver it again."""
+        try:
+            doc = call_store.get_call(job.workspace_id, job.call_id).doc
+        except NotFound:
+            self._log.warning("dial job for an unknown call", extra={"call_id": job.call_id})
+            return DialResult(DialOutcome.SKIPPED, job.call_id, reason="unknown_call")
+        # Two rounds: a lost claim race means someone else claimed in between; decide again on that.
+        for _ in range(2):
+            early = self._settled(job, doc)
+            if early is not None:
+                return early
+            attempt_id = uuid.uuid4().hex
+            claim = {"state": "dialing", "attempt_id": attempt_id, "claimed_at": int(self._clock())}
+            write = dial_store.claim_dial(job.workspace_id, job.call_id, claim)
+            if write.changed:
+                return self._dial_claimed(job, write.doc, attempt_id)
+            doc = write.doc
+        return self._defer(job, CLAIM_STALE_S, "claim_contended")
+
+    def _settled(self, job: DialJob, doc: dict[str, Any]) -> Optional[DialResult]:
+        """The outcome when the call needs no new claim (not queued, dialed, or claimed), else None."""
+        if doc["status"] != CallStatus.QUEUED.value:
+            return DialResult(DialOutcome.SKIPPED, job.call_id, reason=f"status_{doc['status']}")
+        dial = doc.get("dial")
+        if not dial:
+            return None
+        if dial.get("state") != "dialing":
+            return DialResult(DialOutcome.SKIPPED, job.call_id, reason="already_dialed",
+                              carrier_sid=doc.get("carrier_sid"))
+        age = self._clock() - float(dial.get("claimed_at") or 0)
+        if age < CLAIM_STALE_S:
+            # Another worker may still be dialing (or this is SQS's duplicate of its job): come back
+            # once its claim would be stale, in case that worker dies; never drop the job.
+            return self._defer(job, CLAIM_STALE_S - age + 1, "claim_in_flight")
+        return self._recover(job, doc, dial)
+
+    def _recover(self, job: DialJob, doc: dict[str, Any], dial: dict[str, Any]) -> DialResult:
+        """A stale claim without a sid: learn from the carrier whether the dial got through."""
+        claimed_at = int(dial.get("claimed_at") or 0)
+        try:
+            sid = self.carrier.find_call(to=doc["to_number"], from_=doc["from_number"],
+                                         started_after=claimed_at - FIND_CALL_SKEW_S)
+        except CarrierError as error:
+            raise DialRetryable(f"the carrier could not be asked about call {job.call_id}: {error}") from error
+        if sid is not None:
+            self._record(job, str(dial.get("attempt_id")), sid)
+            self._log.warning("interrupted dial recovered", extra={"call_id": job.call_id, "carrier_sid": sid})
+            return DialResult(DialOutcome.RECOVERED, job.call_id, carrier_sid=sid)
+        outcome = call_store.transition_call(job.workspace_id, job.call_id, CallStatus.FAILED,
+                                             end_reason="error:dial_interrupted", ended_at=int(self._clock()),
+                                             dial={**dial, "state": "interrupted"})
+        self._log.error("interrupted dial never reached the carrier; call failed",
+                        extra={"call_id": job.call_id, "changed": outcome.changed})
+        return DialResult(DialOutcome.FAILED, job.call_id, reason="error:dial_interrupted")
+
+    def _dial_claimed(self, job: DialJob, doc: dict[str, Any], attempt_id: str) -> DialResult:
+        live = dial_store.count_live(job.workspace_id)  # includes this call: its claim made it live
+        if live > self._limits.max_concurrent_calls:
+            dial_store.release_dial(job.workspace_id, job.call_id, attempt_id)
+            return self._defer(job, CONCURRENCY_RETRY_S + random.uniform(0, CONCURRENCY_RETRY_S),
+                               "concurrency_limit")
+        budget = getattr(self._batch, "wait_budget_s", math.inf)
+        decision = self._pacer.reserve(max_wait_s=max(0.0, budget))
+        if decision.defer_s is not None:
+            dial_store.release_dial(job.workspace_id, job.call_id, attempt_id)
+            return self._defer(job, decision.defer_s, "pacing")
+        if decision.wait_s > 0:
+            self._batch.wait_budget_s = budget - decision.wait_s
+            self._sleep(decision.wait_s)
+            # Canceled while we waited? Then give the slot up rather than place a call to hang up.
+            doc = call_store.get_call(job.workspace_id, job.call_id).doc
+            if doc["status"] != CallStatus.QUEUED.value:
+                return DialResult(DialOutcome.SKIPPED, job.call_id, reason=f"status_{doc['status']}")
+        request = self._request(job, doc)
+        try:
+            sid = self.carrier.dial(request)
+        except CarrierError as error:
+            return self._dial_failed(job, attempt_id, error)
+        recorded = self._record(job, attempt_id, sid)
+        self._log.info("dialed", extra={"call_id": job.call_id, "carrier_sid": sid, "status": recorded["status"]})
+        return DialResult(DialOutcome.DIALED, job.call_id, carrier_sid=sid)
+
+    def _dial_failed(self, job: DialJob, attempt_id: str, error: CarrierError) -> DialResult:
+        if not error.retryable:
+            call_store.transition_call(job.workspace_id, job.call_id, CallStatus.FAILED, end_reason=error.reason,
+                                       ended_at=int(self._clock()),
+                                       dial={"state": "refused", "attempt_id": attempt_id, "code": error.code})
+            self._log.warning("carrier refused the call", extra={"call_id": job.call_id, "code": error.code,
+                                                                  "reason": error.message})
+            return DialResult(DialOutcome.FAILED, job.call_id, reason=error.reason)
+        if error.status is not None:
+            # The carrier answered (429, 5xx): it did not create the call, so the claim can go and
+            # the redelivered job dials afresh.
+            dial_store.release_dial(job.workspace_id, job.call_id, attempt_id)
+        # Without an answer (timeout, connection reset) the call may exist: the claim stays, and the
+        # redelivered job, finding it stale, asks the carrier (see the module docstring).
+        raise DialRetryable(f"the carrier did not take call {job.call_id} ({error.message}); retried") from error
+
+    def _record(self, job: DialJob, attempt_id: str, sid: str) -> dict[str, Any]:
+        """Write the sid; if the call was canceled while we dialed, hang the new call up."""
+        now = int(self._clock())
+
+        def change(doc: dict[str, Any]) -> Optional[dict[str, Any]]:
+            dial = doc.get("dial") or {}
+            if doc.get("carrier_sid") == sid and dial.get("state") == "dialed":
+                return None
+            doc["carrier_sid"] = sid
+            doc["dial"] = {**dial, "state": "dialed", "attempt_id": attempt_id, "dialed_at": now}
+            if doc.get("started_at") is None:
+                doc["started_at"] = now
+            return doc
+
+        written = dial_store.update_dial(job.workspace_id, job.call_id, change).doc
+        if written["status"] == CallStatus.CANCELED.value:
+            try:
+                self.carrier.hang_up(sid)
+            except CarrierError as error:
+                self._log.error("a call canceled while it was dialed could not be hung up",
+                                extra={"call_id": job.call_id, "carrier_sid": sid, "error": error.message})
+        return written
+
+    def _request(self, job: DialJob, doc: dict[str, Any]) -> DialRequest:
+        from ..telephony import stream_twiml
+
+        settings = self._settings
+        twiml = stream_twiml(settings, job.workspace_id, job.call_id)
+        max_duration = (doc.get("agent_snapshot") or {}).get("max_duration_seconds") or DEFAULT_MAX_DURATION_S
+        return DialRequest(
+            to=doc["to_number"],
+            from_=doc["from_number"],
+            twiml=twiml,
+            status_callback_url=public_url(settings, call_hook_path(job.workspace_id, job.call_id, "status")),
+            amd_callback_url=public_url(settings, call_hook_path(job.workspace_id, job.call_id, "amd")),
+            ring_timeout_s=self._limits.ring_timeout_s,
+            time_limit_s=int(max_duration) + TIME_LIMIT_MARGIN_S,
+        )
+
+    def _defer(self, job: DialJob, delay_s: float, reason: str) -> DialResult:
+        delay = min(MAX_DELAY_S, max(1, math.ceil(delay_s)))
+        self._requeue(job, delay)
+        self._log.info("dial deferred", extra={"call_id": job.call_id, "reason": reason, "delay_s": delay})
+        return DialResult(DialOutcome.DEFERRED, job.call_id, reason=reason, delay_s=delay)

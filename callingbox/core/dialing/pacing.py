@@ -1,0 +1,104 @@
+"""Calls-per-second pacing shared by every dialer process: a "next free slot" in DynamoDB.
+
+The carrier limits how many calls an account may start per second (Twilio: 1 CPS by default,
+more on request), across everything that dials. Each dial takes the next free slot, at least
+``1 / cps`` seconds after the previous one, by moving the shared slot forward with a conditional
+write; two workers that read the same slot cannot both move it, so the loser reads again::
+
+    worker A: read next=t0 ─ write next=t0+Δ IF next=t0 ─ ok   → A dials at t0
+    worker B: read next=t0 ─ write next=t0+Δ IF next=t0 ─ fails → read next=t0+Δ → … B dials at t0+Δ
+
+A worker sleeps until its slot when it is near (``max_wait_s``); when the queue of reserved slots
+runs further ahead than that, it takes no slot and puts the job back for later instead, so a
+Lambda never sleeps for long. Slots are integer microseconds, compared exactly.
+
+Examples:
+    pacer = Pacer(DynamoSlotStore(), cps=20, max_wait_s=20)
+    decision = pacer.reserve()
+    if decision.defer_s is None:
+        time.sleep(decision.wait_s); carrier.dial(...)
+
+Limitations:
+    A slot taken by a job that then does not dial (the call was canceled meanwhile) is lost:
+    the limit is a ceiling, never exceeded, sometimes not reached.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+__all__ = ["SlotStore", "DynamoSlotStore", "PaceDecision", "Pacer"]
+
+# Contention is brief (each loser reads the slot the winner just wrote); this many tries means
+# something else is wrong, and the job is put back rather than spinning.
+MAX_RESERVE_ATTEMPTS = 50
+_US = 1_000_000
+
+
+class SlotStore(ABC):
+    """Where the next free slot lives (unix microseconds)."""
+
+    @abstractmethod
+    def read(self, name: str) -> Optional[int]:
+        """The next free slot, or None when the pacer was never used."""
+
+    @abstractmethod
+    def advance(self, name: str, *, expected: Optional[int], to: int) -> bool:
+        """Move the slot from ``expected`` to ``to``; False when another worker moved it first."""
+
+
+class DynamoSlotStore(SlotStore):
+    """:class:`SlotStore` on the table (one small item per pacer, :mod:`callingbox.core.store.dials`)."""
+
+    def read(self, name: str) -> Optional[int]:
+        from ..store import dials
+
+        return dials.read_slot(name)
+
+    def advance(self, name: str, *, expected: Optional[int], to: int) -> bool:
+        from ..store import dials
+
+        return dials.advance_slot(name, expected=expected, to=to)
+
+
+@dataclass(frozen=True)
+class PaceDecision:
+    """Either a slot (``wait_s`` from now; dial then) or none (``defer_s``: try again that much later)."""
+
+    wait_s: float = 0.0
+    defer_s: Optional[float] = None
+
+
+class Pacer:
+    """Hands out dial slots at most ``cps`` per second (see the module docstring)."""
+
+    def __init__(self, store: SlotStore, *, cps: float, max_wait_s: float, name: str = "dial",
+                 clock: Callable[[], float] = time.time) -> None:
+        self._store = store
+        self._cps = cps
+        self._max_wait_s = max_wait_s
+        self._name = name
+        self._clock = clock
+
+    def reserve(self, *, max_wait_s: Optional[float] = None) -> PaceDecision:
+        """Take the next slot if it is within ``max_wait_s`` (default: the pacer's); else say when to come back."""
+        limit = self._max_wait_s if max_wait_s is None else min(max_wait_s, self._max_wait_s)
+        if self._cps <= 0:
+            return PaceDecision()  # no limit configured
+        interval = max(1, round(_US / self._cps))
+        for _ in range(MAX_RESERVE_ATTEMPTS):
+            now = int(self._clock() * _US)
+            current = self._store.read(self._name)
+            slot = max(now, current or 0)
+            wait_s = (slot - now) / _US
+            if wait_s > limit:
+                # Come back when the reserved run has (about) drained to our reach; jitter spreads
+                # the returning jobs so they do not all contend in the same second.
+                return PaceDecision(defer_s=wait_s - limit + random.uniform(0, self._max_wait_s / 2))
+            if self._store.advance(self._name, expected=current, to=slot + interval):
+                return PaceDecision(wait_s=wait_s)
+        return PaceDecision(defer_s=1.0 + random.uniform(0, 1))
