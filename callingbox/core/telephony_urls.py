@@ -19,7 +19,7 @@ The Twilio SDK is imported lazily: the API's cold start never pays for it.
 
 from __future__ import annotations
 
-from typing import Any, Literal, Mapping, Optional, Sequence
+from typing import Literal, Mapping, Optional, Sequence
 
 from .settings import Settings
 
@@ -55,14 +55,10 @@ def call_hook_path(workspace_id: str, call_id: str, hook: CallHook) -> str:
 
 
 def public_url(settings: Settings, path: str, query: str = "") -> str:
-    """The URL the carrier calls for ``path`` (and signs): ``public_api_url`` + path [+ ``?query``].
+    """The URL the carrier calls for ``path`` (and signs): see :func:`callingbox.core.carrier.signatures.public_url`."""
+    from .carrier.signatures import public_url as carrier_public_url
 
-    Raises ``RuntimeError`` when ``CALLINGBOX_PUBLIC_API_URL`` is not set: without it no callback
-    could reach us, nor could a signature be checked.
-    """
-    if not settings.public_api_url:
-        raise RuntimeError("CALLINGBOX_PUBLIC_API_URL is not set; the carrier cannot reach the webhooks")
-    return f"{settings.public_api_url.rstrip('/')}{path}" + (f"?{query}" if query else "")
+    return carrier_public_url(settings, path, query)
 
 
 class FormParams(dict):  # type: ignore[type-arg]
@@ -89,61 +85,36 @@ def parse_form(raw_body: bytes | str | None) -> FormParams:
     return FormParams(parse_qs(text, keep_blank_values=True))
 
 
-def is_valid_signature(auth_token: str, url: str, params: Mapping[str, Any], signature: Optional[str]) -> bool:
-    """True when ``signature`` (the ``X-Twilio-Signature`` header) signs ``url`` + ``params`` with ``auth_token``.
+def is_valid_signature(auth_token: str, url: str, params: FormParams, signature: Optional[str]) -> bool:
+    """True when ``signature`` (``X-Twilio-Signature``) signs ``url`` + every form value with ``auth_token``."""
+    from .carrier.signatures import is_valid_twilio_request
 
-    A missing signature or an unset auth token is never valid.
-    """
-    if not signature or not auth_token:
-        return False
-    from twilio.request_validator import RequestValidator
-
-    return bool(RequestValidator(auth_token).validate(url, params, signature))
-
-
-def _response() -> Any:
-    from twilio.twiml.voice_response import VoiceResponse
-
-    return VoiceResponse()
+    return is_valid_twilio_request(auth_token, url, {name: params.getall(name) for name in params}, signature)
 
 
 def connect_stream_twiml(stream_url: str, parameters: Mapping[str, str], *, action_url: Optional[str] = None) -> str:
-    """``<Connect [action]><Stream url><Parameter …/></Stream></Connect>``: hand the call to the gateway.
+    """``<Connect [action]><Stream url><Parameter …/></Stream></Connect>``: hand the call to the gateway."""
+    from .carrier import twiml
 
-    When the stream ends, the carrier fetches ``action_url`` for what comes next (a transfer's
-    ``<Dial>`` or ``<Hangup/>``); without one the call simply ends.
-    """
-    from twilio.twiml.voice_response import Connect
-
-    response = _response()
-    connect = Connect(action=action_url) if action_url else Connect()
-    stream = connect.stream(url=stream_url)
-    for name, value in parameters.items():
-        stream.parameter(name=name, value=value)
-    response.append(connect)
-    return str(response.to_xml())
+    return twiml.connect_stream(stream_url, parameters, action_url=action_url)
 
 
 def reject_twiml(reason: Literal["rejected", "busy"] = "rejected") -> str:
     """``<Reject reason/>``: refuse the call without answering it (nothing is billed)."""
-    response = _response()
-    response.reject(reason=reason)
-    return str(response.to_xml())
+    from .carrier import twiml
+
+    return twiml.reject(reason)
 
 
 def hangup_twiml() -> str:
     """``<Hangup/>``: end an answered call."""
-    response = _response()
-    response.hangup()
-    return str(response.to_xml())
+    from .carrier import twiml
+
+    return twiml.hangup()
 
 
 def dial_twiml(number: str, *, action_url: str, caller_id: Optional[str] = None, timeout_s: int = 30) -> str:
     """``<Dial action callerId timeout><Number/></Dial>``: bridge the call to ``number`` (a transfer)."""
-    response = _response()
-    options: dict[str, Any] = {"action": action_url, "timeout": timeout_s}
-    if caller_id:
-        options["caller_id"] = caller_id
-    dial = response.dial(**options)
-    dial.number(number)
-    return str(response.to_xml())
+    from .carrier import twiml
+
+    return twiml.dial(number, action_url=action_url, caller_id=caller_id, timeout_s=timeout_s)

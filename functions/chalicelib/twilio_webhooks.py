@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 
 from chalice import Blueprint, Response
 
-from callingbox.core.errors import ApiError, ServiceUnavailable
+from callingbox.core.errors import ApiError
 from callingbox.core.observability import get_logger
 from callingbox.core.settings import Settings
 from callingbox.core.telephony_urls import (
@@ -54,8 +54,10 @@ class InvalidSignature(ApiError):
 
 
 def _auth_token(settings: Settings) -> str:
-    """The secret the carrier signs webhooks with (the Twilio account's auth token)."""
-    return settings.twilio_auth_token
+    """The secret the carrier signs webhooks with: the Twilio account's auth token (env or Secrets Manager)."""
+    from callingbox.core.carrier.credentials import auth_token_from_settings
+
+    return auth_token_from_settings(settings)
 
 
 def _error(error: ApiError, request_id: str) -> Response:
@@ -73,10 +75,7 @@ def _serve(path: str, handle: Handler) -> Response:
         rt = runtime.current()
         params = parse_form(request.raw_body)
         query = urlencode(list((request.query_params or {}).items()))
-        try:
-            url = public_url(rt.settings, path, query)
-        except RuntimeError as missing:
-            raise ServiceUnavailable(str(missing), code="webhooks_not_configured") from None
+        url = public_url(rt.settings, path, query)  # 503 public_url_not_configured without one
         signature = (request.headers or {}).get(SIGNATURE_HEADER)
         if not is_valid_signature(_auth_token(rt.settings), url, params, signature):
             logger.warning("carrier webhook refused: bad signature", extra={"path": path, "signed": bool(signature)})
