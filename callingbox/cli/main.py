@@ -6,13 +6,16 @@
     callingbox calls list [--agent-id …] [--status …] [--limit N] [--cursor C]
     callingbox calls get CALL_ID
     callingbox dev [--host H] [--port P]          run the local stack
+    callingbox phone ring TO --from FROM [--say LINE ...] [--interactive]
+                                                  an inbound call to your number (local carrier)
     callingbox workspace create --name N          create a local workspace and its API key
 
 API commands print the result as JSON and read ``CALLINGBOX_API_KEY`` and ``CALLINGBOX_BASE_URL``;
 a variable that is unset is read from ``.callingbox/local.env`` (``KEY=VALUE`` lines) in the
 current directory. An API error prints its message to stderr and exits with status 1.
 
-This module imports no server code: ``dev`` and ``workspace`` load ``callingbox.local`` on use.
+This module imports no server code: ``dev``, ``workspace`` and ``phone`` load ``callingbox.local``
+on use (``phone`` reads the carrier's variables instead of the API key: see :mod:`callingbox.cli.phone`).
 """
 
 from __future__ import annotations
@@ -205,6 +208,10 @@ def build_parser() -> argparse.ArgumentParser:
     workspace_create = workspace.add_parser("create", help="create a workspace and print its API key")
     workspace_create.add_argument("--name", required=True)
     workspace_create.set_defaults(handler=_workspace_create)
+
+    from .phone import add_phone_commands
+
+    add_phone_commands(commands)
     return parser
 
 
