@@ -9,11 +9,19 @@ Lifecycle of a :class:`Conversation` (its :meth:`~Conversation.run` never raises
     media/mark/dtmf ──► pipeline, inline, until one of:
         stop from Twilio / clean close        completed, caller_hangup
         end_call, silence, max duration       completed, agent_hangup | silence | max_duration (we close)
+        transfer_call, once announced         transfer recorded on the call, then completed, transferred
+                                              (we close; the carrier then bridges the caller with <Dial>)
         abrupt disconnect                     failed, error:stream_lost
         an engine or stage fails              failed, error:<stage>_failed (we close, 1011)
         gateway drain runs out                failed, error:gateway_shutdown
     then: stop the pipeline (bounded) ─► flush transcript writes ─► recording (unless record: false)
           ─► final status ─► extraction job
+
+A machine answered: the carrier's answering-machine detection flags the call (``answered_by:
+machine``) and, with ``voicemail_action: leave_message``, redirects it to a second stream in
+voicemail mode (:mod:`streaming_fargate.voicemail`), which ends this one with ``stop``. Before its
+final write a conversation re-reads the call: when it is flagged it writes nothing (no
+``completed``, no extraction job): the voicemail stream or the carrier webhook owns the outcome.
 
 Every store and queue call goes through :class:`CallStore`, blocking, and is run in a thread
 (``asyncio.to_thread``); transcript segments and latency entries are written in order by one
@@ -29,7 +37,7 @@ from typing import Any, Callable, Mapping, Optional, Protocol
 
 from websockets.exceptions import ConnectionClosed, ConnectionClosedError
 
-from callingbox.core.call_states import CallStatus
+from callingbox.core.call_states import CallStatus, EndReason
 from callingbox.core.clock import now_s
 from callingbox.core.media import mulaw
 from callingbox.core.media.protocol import Dtmf, Mark, Media, Start, Stop, parse
@@ -63,8 +71,12 @@ CLOSE_GOING_AWAY = 1001
 CLOSE_INTERNAL_ERROR = 1011
 # A call record keeps at most this many per-turn latency entries (the item must stay small).
 MAX_LATENCY_ENTRIES = 200
+# A second stream of a call skips at most this many transcript seqs found taken before giving up a segment.
+MAX_SEQ_COLLISIONS = 20
 # Malformed messages logged per call; more are only counted.
 MAX_LOGGED_BAD_MESSAGES = 3
+# The closing handshake of our side of the socket (websockets' close timeout is 2 s) and some margin.
+CLOSE_GRACE_S = 3.0
 # The agent default (API.md) when a snapshot has no max_duration_seconds.
 DEFAULT_MAX_DURATION_S = 1800.0
 
@@ -96,8 +108,11 @@ class CallStore(Protocol):
         """Report the call alive; False when it is no longer live (ended elsewhere)."""
 
     def append_segment(self, workspace_id: str, call_id: str, seq: int, party: str, text: str, start_ms: int,
-                       end_ms: int, interrupted: bool) -> None:
-        """Store transcript segment ``seq``."""
+                       end_ms: int, interrupted: bool) -> Optional[bool]:
+        """Store transcript segment ``seq``; False when that ``seq`` is already stored (nothing written)."""
+
+    def transcript_tail(self, workspace_id: str, call_id: str) -> tuple[int, int]:
+        """``(segments stored, the latest end_ms among them)``; ``(0, 0)`` for an empty transcript."""
 
     def update_segment(self, workspace_id: str, call_id: str, seq: int, *, text: Optional[str],
                        end_ms: Optional[int], interrupted: Optional[bool]) -> None:
@@ -108,6 +123,9 @@ class CallStore(Protocol):
 
     def save_recording(self, workspace_id: str, call_id: str, caller_ulaw: bytes, agent_ulaw: bytes) -> None:
         """Store the two-channel recording and note it on the call."""
+
+    def record_transfer(self, workspace_id: str, call_id: str, transfer: dict[str, Any]) -> bool:
+        """Set the call's ``transfer`` object; False (nothing written) when the call has already ended."""
 
 
 class DynamoCallStore:
@@ -152,11 +170,18 @@ class DynamoCallStore:
         return bool(self._calls().heartbeat(workspace_id, call_id, now))
 
     def append_segment(self, workspace_id: str, call_id: str, seq: int, party: str, text: str, start_ms: int,
-                       end_ms: int, interrupted: bool) -> None:
+                       end_ms: int, interrupted: bool) -> Optional[bool]:
         self._calls()
         from callingbox.core.store.transcripts import append_segment
 
-        append_segment(workspace_id, call_id, seq, party, text, start_ms, end_ms, interrupted)
+        return append_segment(workspace_id, call_id, seq, party, text, start_ms, end_ms, interrupted)
+
+    def transcript_tail(self, workspace_id: str, call_id: str) -> tuple[int, int]:
+        self._calls()
+        from callingbox.core.store.transcripts import list_segments
+
+        segments = list_segments(workspace_id, call_id)
+        return len(segments), max((int(segment["end_ms"]) for segment in segments), default=0)
 
     def update_segment(self, workspace_id: str, call_id: str, seq: int, *, text: Optional[str],
                        end_ms: Optional[int], interrupted: Optional[bool]) -> None:
@@ -183,6 +208,17 @@ class DynamoCallStore:
                               agent_ulaw)
         calls.set_recording_key(workspace_id, call_id, key)
 
+    def record_transfer(self, workspace_id: str, call_id: str, transfer: dict[str, Any]) -> bool:
+        from callingbox.core.call_states import is_terminal
+
+        def change(doc: dict[str, Any]) -> Optional[dict[str, Any]]:
+            if is_terminal(doc["status"]):
+                return None
+            doc["transfer"] = transfer
+            return doc
+
+        return self._calls().update_call(workspace_id, call_id, change).changed
+
 
 class CallWrites:
     """The transcript segments and latency entries of one call, written in order by one background task.
@@ -190,22 +226,31 @@ class CallWrites:
     :meth:`append` numbers segments (``seq`` from 0) as they are queued, so the numbering follows the
     conversation even though writes happen later, in a thread. A failed write is logged and skipped:
     the call goes on.
+
+    ``follows`` is for a second stream of a call that already has a transcript (voicemail mode): a
+    blocking ``() -> (first seq, offset ms)``, asked before the first write, that places this
+    stream's segments after the stored ones, on the call's clock. A ``seq`` found taken (the first
+    stream's last writes landing late) moves this stream's segments one further.
     """
 
-    def __init__(self, store: CallStore, workspace_id: str, call_id: str) -> None:
+    def __init__(self, store: CallStore, workspace_id: str, call_id: str, *,
+                 follows: Optional[Callable[[], tuple[int, int]]] = None) -> None:
         self._store = store
         self._ws = workspace_id
         self._call = call_id
         self._queue: asyncio.Queue[tuple[str, Callable[[], None]]] = asyncio.Queue()
         self._seq = 0
+        self._follows = follows
+        self._placed = follows is None
+        self._base = 0  # the call's seq of this log's segment 0
+        self._offset_ms = 0  # where this stream's clock starts on the call's
         self._log = get_logger("gateway")
 
     def append(self, party: str, text: str, start_ms: int, end_ms: int, interrupted: bool = False) -> int:
         """Queue a new segment; returns its ``seq``."""
         seq, self._seq = self._seq, self._seq + 1
         end = max(end_ms, start_ms)
-        self._queue.put_nowait(("append_segment", lambda: self._store.append_segment(
-            self._ws, self._call, seq, party, text, start_ms, end, interrupted)))
+        self._queue.put_nowait(("append_segment", lambda: self._append(seq, party, text, start_ms, end, interrupted)))
         return seq
 
     def update(self, seq: int, *, text: Optional[str] = None, end_ms: Optional[int] = None,
@@ -213,8 +258,29 @@ class CallWrites:
         """Queue a change to segment ``seq`` (negative: a segment that was never written; ignored)."""
         if seq < 0:
             return
-        self._queue.put_nowait(("update_segment", lambda: self._store.update_segment(
-            self._ws, self._call, seq, text=text, end_ms=end_ms, interrupted=interrupted)))
+        self._queue.put_nowait(("update_segment", lambda: self._update(seq, text, end_ms, interrupted)))
+
+    def _place(self) -> None:
+        if not self._placed and self._follows is not None:
+            self._base, self._offset_ms = self._follows()
+            self._placed = True
+
+    def _append(self, seq: int, party: str, text: str, start_ms: int, end_ms: int, interrupted: bool) -> None:
+        self._place()
+        offset = self._offset_ms
+        for _ in range(MAX_SEQ_COLLISIONS):
+            written = self._store.append_segment(self._ws, self._call, self._base + seq, party, text,
+                                                 start_ms + offset, end_ms + offset, interrupted)
+            if written is not False or self._follows is None:
+                return
+            self._base += 1
+        raise RuntimeError(f"no free transcript seq after {MAX_SEQ_COLLISIONS} tries")
+
+    def _update(self, seq: int, text: Optional[str], end_ms: Optional[int], interrupted: Optional[bool]) -> None:
+        self._place()
+        end = None if end_ms is None else end_ms + self._offset_ms
+        self._store.update_segment(self._ws, self._call, self._base + seq, text=text, end_ms=end,
+                                   interrupted=interrupted)
 
     def latency(self, entry: dict[str, Any]) -> None:
         """Queue one turn's latency entry."""
@@ -276,15 +342,15 @@ class Conversation:
         self.origin = self._clock()
         self.started_wall = now_s()
         self.ctx = CallContext(call_id=self.call_id, clock=self._clock, origin=self.origin, hang_up=self.hang_up,
-                               fail=self.fail, record_latency=self._record_latency)
-        self.writes = CallWrites(self._store, self.workspace_id, self.call_id)
+                               transfer=self.transfer, fail=self.fail, record_latency=self._record_latency)
+        self.writes = self._transcript_log()
         self._writer = self._spawn(self.writes.run(), "writes")
         # ``record`` defaults to true (API.md); false means the audio is never kept at all.
-        self.recorder = CallRecorder(self.origin) if self.snapshot.get("record", True) is not False else None
-        self.pipeline, self._turns = self._build()
+        self.recorder = CallRecorder(self.origin) if self._records() else None
+        self.pipeline = self._build()
         try:
             await self.pipeline.start()
-            await self._greet()
+            await self._begin()
             self._answered = self._spawn(self._mark_answered(), "answered")
             self._spawn(self._heartbeats(), "heartbeats")
             await self._read()
@@ -294,7 +360,13 @@ class Conversation:
             await self._finish()
         return self.end_reason or "caller_hangup"
 
-    def _build(self) -> tuple[Pipeline, Turns]:
+    def _transcript_log(self) -> CallWrites:
+        return CallWrites(self._store, self.workspace_id, self.call_id)
+
+    def _records(self) -> bool:
+        return self.snapshot.get("record", True) is not False
+
+    def _build(self) -> Pipeline:
         snap, tt, ctx = self.snapshot, self.settings.turn_taking, self.ctx
         language = str(snap.get("language") or "en-US")
         voice = self.voice
@@ -316,14 +388,16 @@ class Conversation:
             Playout(send=self._send, stream_sid=self._start.stream_sid, ctx=ctx, transcript=self.writes,
                     recorder=self.recorder),
         ]
-        return Pipeline(processors), turns
+        self._turns = turns
+        return Pipeline(processors)
 
     @property
     def voice(self) -> str:
         """The TTS voice: the agent's, else the deployment default."""
         return str(self.snapshot.get("voice") or self.settings.core.default_voice)
 
-    async def _greet(self) -> None:
+    async def _begin(self) -> None:
+        """The agent's first move once the pipeline runs: the greeting, if the agent has one."""
         key = GreetingCache.key(self.snapshot, voice=self.voice)
         if key is not None:
             audio = self._greetings.audio(key, self._engines.tts)
@@ -388,6 +462,27 @@ class Conversation:
             self._log.info("hanging up", extra={"call_id": self.call_id, "reason": reason})
             self._close_stream()
 
+    def transfer(self, to: str) -> None:
+        """Hand the caller over to ``to`` (``transfer_call``, once announced): record the transfer on
+        the call, then close the stream. The carrier then fetches the ``<Connect action>`` URL, whose
+        webhook reads the transfer and bridges the caller with ``<Dial>``."""
+        if self._end(EndReason.TRANSFERRED.value, CLOSE_NORMAL):
+            self._log.info("transferring", extra={"call_id": self.call_id, "to": to})
+            self._closing = self._spawn(self._transfer_then_close(to), "transfer")
+
+    async def _transfer_then_close(self, to: str) -> None:
+        transfer = {"to": to, "status": "requested", "requested_at": now_s()}
+        try:
+            recorded = await asyncio.wait_for(asyncio.to_thread(
+                self._store.record_transfer, self.workspace_id, self.call_id, transfer), STORE_TIMEOUT_S)
+        except Exception as error:  # noqa: BLE001 - the call still ends; it cannot be bridged
+            self._log.error("transfer not recorded", extra={"call_id": self.call_id, "error": repr(error)})
+            recorded = False
+        if not recorded:
+            # Without the record the webhook has nobody to dial: the call ends here, as our failure.
+            self.end_reason, self._close_code = "error:transfer_not_recorded", CLOSE_INTERNAL_ERROR
+        await self._ws.close(self._close_code)
+
     def fail(self, detail: str, error: Optional[BaseException] = None) -> None:
         """End the call as failed with ``error:<detail>``."""
         if self._end(f"error:{detail}", CLOSE_INTERNAL_ERROR):
@@ -417,6 +512,9 @@ class Conversation:
             done, _ = await asyncio.wait({self._answered}, timeout=STORE_TIMEOUT_S)
             if self._answered in done and not self._answered.cancelled() and self._answered.exception() is None:
                 answered = self._answered.result() or {}
+        if reason == EndReason.TRANSFERRED.value:  # the transfer goes on the call before its final status
+            await asyncio.wait({self._closing}, timeout=STORE_TIMEOUT_S + CLOSE_GRACE_S)
+            reason = self.end_reason or reason
         await self._save_recording()
         await self._write_end(reason, answered)
         for task in list(self._tasks):
@@ -433,13 +531,32 @@ class Conversation:
         except Exception as error:  # noqa: BLE001 - the call's outcome matters more than its recording
             self._log.error("recording not saved", extra={"call_id": self.call_id, "error": repr(error)})
 
-    async def _write_end(self, reason: str, answered: Mapping[str, Any]) -> None:
-        target = CallStatus.FAILED if reason.startswith("error:") else CallStatus.COMPLETED
+    def _timing(self, answered: Mapping[str, Any]) -> dict[str, int]:
+        """``ended_at`` (now), ``duration_seconds`` (from the dial) and ``billable_seconds`` (answered time)."""
         ended_at = now_s()
         answered_at = answered.get("answered_at") or self.call.get("answered_at") or self.started_wall
         started_at = answered.get("started_at") or self.call.get("started_at") or answered_at
-        fields = {"end_reason": reason, "ended_at": ended_at, "duration_seconds": max(0, ended_at - int(started_at)),
-                  "billable_seconds": max(0, ended_at - int(answered_at))}
+        return {"ended_at": ended_at, "duration_seconds": max(0, ended_at - int(started_at)),
+                "billable_seconds": max(0, ended_at - int(answered_at))}
+
+    async def _answered_by_machine(self) -> bool:
+        """Re-read the call: True when answering-machine detection has flagged it since it started."""
+        try:
+            doc = await asyncio.wait_for(asyncio.to_thread(self._store.get_call, self.workspace_id, self.call_id),
+                                         STORE_TIMEOUT_S)
+        except Exception as error:  # noqa: BLE001 - unknown: write the end as usual
+            self._log.warning("call not re-read before its final write", extra={"call_id": self.call_id,
+                                                                                 "error": repr(error)})
+            return False
+        return doc.get("answered_by") == "machine"
+
+    async def _write_end(self, reason: str, answered: Mapping[str, Any]) -> None:
+        if await self._answered_by_machine():
+            self._log.info("a machine answered: the voicemail stream or the carrier webhook ends the call",
+                           extra={"call_id": self.call_id, "end_reason": reason})
+            return
+        target = CallStatus.FAILED if reason.startswith("error:") else CallStatus.COMPLETED
+        fields = {"end_reason": reason, **self._timing(answered)}
         try:
             changed, _ = await asyncio.wait_for(
                 asyncio.to_thread(self._store.transition, self.workspace_id, self.call_id, target, **fields),

@@ -54,7 +54,7 @@ __all__ = [
     "EndCallFrame",
 ]
 
-UtteranceKind = Literal["reply", "greeting", "reprompt", "goodbye"]
+UtteranceKind = Literal["reply", "greeting", "reprompt", "goodbye", "voicemail"]
 
 
 # -- what the agent says --------------------------------------------------------------------------
@@ -373,10 +373,12 @@ class SpeakFrame(ControlFrame):
 @dataclass(eq=False, slots=True)
 class EndCallFrame(UninterruptibleFrame, ControlFrame):
     """Hang up with ``reason`` once everything queued before it has been heard (at once when
-    ``after_speech`` is False).
+    ``after_speech`` is False). With ``transfer_to`` (an E.164 number) the call is handed over to
+    that number instead (``transfer_call``): the transfer is recorded, then the stream closes.
 
     Barge-in: kept. Interrupting the goodbye cuts the audio, not the hang-up.
     """
 
     reason: str
     after_speech: bool = True
+    transfer_to: Optional[str] = None

@@ -71,8 +71,9 @@ async def cancel_and_wait(task: Optional[asyncio.Task[Any]], timeout: float = TA
 class CallContext:
     """Per-call services shared by the processors (everything else travels in frames).
 
-    ``hang_up(reason)`` ends the call from the agent's side; ``fail(detail, error)`` ends it as
-    ``failed`` with ``error:<detail>``; ``record_latency(timings)`` stores one turn's timings.
+    ``hang_up(reason)`` ends the call from the agent's side; ``transfer(to)`` records a transfer to
+    ``to`` and then ends the stream (the carrier bridges the caller); ``fail(detail, error)`` ends it
+    as ``failed`` with ``error:<detail>``; ``record_latency(timings)`` stores one turn's timings.
     The defaults do nothing, for frame-level tests.
     """
 
@@ -80,6 +81,7 @@ class CallContext:
     clock: Callable[[], float] = time.monotonic
     origin: float = field(default_factory=time.monotonic)
     hang_up: Callable[[str], None] = lambda reason: None
+    transfer: Callable[[str], None] = lambda to: None
     fail: Callable[[str, Optional[BaseException]], None] = lambda detail, error: None
     record_latency: Callable[[TurnTimings], None] = lambda timings: None
 

@@ -8,6 +8,9 @@
   ``CALLINGBOX_STREAM_TOKEN_SECRET``: a missing, forged or expired token, an unknown call or one
   that has already ended closes the socket with 1008 (policy violation) before anything else is
   loaded.
+* ``customParameters.mode``: absent (or ``conversation``) runs the conversation; ``voicemail`` leaves
+  the agent's ``voicemail_message`` and hangs up (:mod:`streaming_fargate.voicemail`: the carrier
+  webhook redirects a call there when a machine answered); any other value is refused with 1008.
 * SIGTERM (or :meth:`Gateway.drain`) stops accepting streams and lets live calls go on for up to
   the drain time; calls still running then end as ``failed`` (``error:gateway_shutdown``).
 
@@ -39,6 +42,7 @@ from .pipeline import cancel_and_wait
 from .processors.first_message import GreetingCache
 from .settings import GatewaySettings
 from .tools import ToolRunner
+from .voicemail import VOICEMAIL_MODE, VoicemailConversation
 
 __all__ = ["Gateway", "EngineFactory", "default_engine_factory", "tune_runtime", "START_TIMEOUT_S",
            "MAX_MESSAGE_BYTES", "GIL_SWITCH_INTERVAL_S"]
@@ -55,6 +59,8 @@ CLOSE_TIMEOUT_S = 2.0
 # After the drain time, calls still running get this long to write their final state.
 ABORT_GRACE_S = 10.0
 CLOSE_POLICY_VIOLATION = 1008
+# The stream parameter ``mode`` when it is absent: the normal conversation.
+CONVERSATION_MODE = "conversation"
 CLOSE_INTERNAL_ERROR = 1011
 # Blocking store calls run in threads. With the default 5 ms switch interval a thread holding the
 # GIL keeps the event loop (every call's audio) waiting up to 5 ms each time; at 150 calls on one
@@ -278,6 +284,11 @@ class Gateway:
                                                                            "status": call["status"]})
             await websocket.close(CLOSE_POLICY_VIOLATION, "call already ended")
             return
+        mode = start.custom_parameters.get("mode") or CONVERSATION_MODE
+        if mode not in (CONVERSATION_MODE, VOICEMAIL_MODE):
+            self._log.warning("stream refused: unknown mode", extra={"call_id": claims.call_id, "mode": mode[:40]})
+            await websocket.close(CLOSE_POLICY_VIOLATION, "unknown stream mode")
+            return
         snapshot = call.get("agent_snapshot") or {}
         try:
             engines = self._engines(snapshot)
@@ -285,9 +296,10 @@ class Gateway:
             await self._refuse_engines(claims, error)
             await websocket.close(CLOSE_INTERNAL_ERROR, "engines unavailable")
             return
-        conversation = Conversation(settings=self.settings, store=self.store, engines=engines,
-                                    greetings=self.greetings, websocket=websocket, start=start,
-                                    workspace_id=claims.workspace_id, call=call, tools=self._tool_runner(snapshot))
+        kind = VoicemailConversation if mode == VOICEMAIL_MODE else Conversation
+        conversation = kind(settings=self.settings, store=self.store, engines=engines, greetings=self.greetings,
+                            websocket=websocket, start=start, workspace_id=claims.workspace_id, call=call,
+                            tools=self._tool_runner(snapshot) if kind is Conversation else None)
         self._streams[handler] = conversation
         await conversation.run()
 

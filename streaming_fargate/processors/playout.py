@@ -16,7 +16,7 @@
 * With a :class:`~.recording.CallRecorder`, each frame is also recorded where it plays, and a
   ``clear`` cuts the recording where the caller stopped hearing.
 * The agent "speaks" (:class:`BotStartedSpeakingFrame` upstream) from an utterance's first frame
-  until all of it was heard; :class:`EndCallFrame` hangs up once that is so.
+  until all of it was heard; :class:`EndCallFrame` hangs up (or transfers the call) once that is so.
 
 An agent segment is written when the utterance's text is complete (with its expected end), and
 updated if a barge-in then cuts it.
@@ -112,7 +112,7 @@ class Playout(Processor):
         self._play_end = 0.0  # when everything sent so far will have played (our estimate)
         self._last_echo_at = 0.0
         self._bot_speaking = False
-        self._end_call: Optional[str] = None
+        self._end_call: Optional[EndCallFrame] = None
         self._overdue: Optional[asyncio.TimerHandle] = None
         self._overdue_task: Optional[asyncio.Task[None]] = None
         self.frames_sent = 0
@@ -155,9 +155,9 @@ class Playout(Processor):
         elif isinstance(frame, InterruptionFrame):
             await self._on_interruption()
         elif isinstance(frame, EndCallFrame):
-            self._end_call = frame.reason
+            self._end_call = frame
             if not frame.after_speech or not (self._chunks or self._speaking):
-                self._ctx.hang_up(frame.reason)
+                self._finish_call()
         # anything else ends here: this is the last stage
 
     # -- audio out -----------------------------------------------------------------------------
@@ -265,7 +265,17 @@ class Playout(Processor):
                 self._bot_speaking = False
                 await self.push(BotStoppedSpeakingFrame(self._ctx.clock()), UP)
             if self._end_call is not None:
-                self._ctx.hang_up(self._end_call)
+                self._finish_call()
+
+    def _finish_call(self) -> None:
+        """Carry out the pending :class:`EndCallFrame`: a transfer, or a hang-up."""
+        frame = self._end_call
+        if frame is None:
+            return
+        if frame.transfer_to:
+            self._ctx.transfer(frame.transfer_to)
+        else:
+            self._ctx.hang_up(frame.reason)
 
     async def _on_interruption(self) -> None:
         if not (self._chunks or self._speaking or self._remainder):
@@ -287,7 +297,7 @@ class Playout(Processor):
             self._bot_speaking = False
             await self.push(BotStoppedSpeakingFrame(now), UP)
         if self._end_call is not None:
-            self._ctx.hang_up(self._end_call)
+            self._finish_call()
 
     def _heard_text(self, speaking: _Speaking, now: float) -> list[str]:
         chunks = speaking.utterance.chunks

@@ -9,11 +9,20 @@
   opens the gate; different text, or new words, cancels the reply and starts another. When the
   caller starts speaking again before a confirmed reply is audible, the reply is cancelled and the
   turn stays open (endpointing confirms it again, longer or unchanged).
-* **Tools.** The agent's tools plus the built-ins (:data:`BUILTIN_TOOLS`): ``end_call`` says
-  goodbye (what the model said, or its ``goodbye`` argument, or a default) and hangs up once it was
-  heard; ``transfer_call`` and ``send_dtmf`` answer that they are not supported yet. The agent's
-  tools go to its ``tool_url``; any failure is told to the model as the tool's result, never fatal.
-  At most :data:`MAX_TOOL_ROUNDS` rounds of tool calls per reply.
+* **Tools.** The agent's tools plus the built-ins (:data:`BUILTIN_TOOLS`), run in the order the
+  model called them:
+
+  - ``end_call`` says goodbye (what the model said, or its ``goodbye`` argument, or a default) and
+    hangs up once it was heard;
+  - ``transfer_call`` checks ``to`` (E.164; spaces, dashes, dots and brackets are dropped first; a
+    bad number is told to the model), says its ``announcement`` (or, when the reply said nothing,
+    :data:`DEFAULT_TRANSFER_ANNOUNCEMENT`), and once that was heard the conversation records the
+    transfer on the call and closes the stream: the carrier then bridges the caller to ``to``;
+  - ``send_dtmf`` plays the keys' tones (:mod:`streaming_fargate.dtmf`) as part of the reply, in
+    order with its speech, and answers ``"sent"``.
+
+  The agent's tools go to its ``tool_url``; any failure is told to the model as the tool's result,
+  never fatal. At most :data:`MAX_TOOL_ROUNDS` rounds of tool calls per reply.
 * **Barge-in.** The reply in flight is cancelled; once playout reports what was heard, the
   history keeps only that (the model knows where it was cut off).
 * DTMF reaches the model as a caller message ``DTMF: <digit>``; a key press over the agent interrupts it.
@@ -24,12 +33,15 @@ from __future__ import annotations
 import asyncio
 import sys
 import json
+import re
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Optional
+from typing import Any, AsyncIterator, Mapping, Optional
 
 from callingbox.core.observability import get_logger
+from callingbox.types.shared import E164_PATTERN
 
+from ..dtmf import MAX_DIGITS, dtmf_audio, valid_digits
 from ..engines.llm import LanguageModel, Message, TextDelta, ToolCall, ToolSpec
 from ..frames import (
     BotStartedSpeakingFrame,
@@ -55,28 +67,35 @@ from ..tools import ToolCallError, ToolRunner
 from .endpointing import normalize
 from .playout import TranscriptSink
 
-__all__ = ["Turns", "system_prompt", "context_messages", "tool_specs", "BUILTIN_TOOLS", "MAX_TOOL_ROUNDS",
-           "DEFAULT_GOODBYE"]
+__all__ = ["Turns", "system_prompt", "context_messages", "tool_specs", "transfer_target", "BUILTIN_TOOLS",
+           "MAX_TOOL_ROUNDS", "DEFAULT_GOODBYE", "DEFAULT_TRANSFER_ANNOUNCEMENT"]
 
 MAX_TOOL_ROUNDS = 4
 DEFAULT_GOODBYE = "Goodbye."
+DEFAULT_TRANSFER_ANNOUNCEMENT = "Transferring you now."
 # Recent replies remembered for truncating their history after a barge-in report.
 _RECENT_REPLIES = 8
 
 BUILTIN_TOOLS: tuple[ToolSpec, ...] = (
     ToolSpec("end_call", "Hang up. Say goodbye in the same reply first, or pass it as `goodbye`.",
              {"type": "object", "properties": {"goodbye": {"type": "string", "description": "Said before hanging up"}}}),
-    ToolSpec("transfer_call", "Transfer the caller to another phone number.",
-             {"type": "object", "properties": {"to": {"type": "string", "description": "E.164 number"}},
+    ToolSpec("transfer_call",
+             "Transfer the caller to another phone number. The caller hears the announcement, then is connected "
+             "to `to` and your part of the call ends.",
+             {"type": "object", "properties": {
+                 "to": {"type": "string", "description": "The number in E.164 form, such as +14155550123"},
+                 "announcement": {"type": "string", "description": "Said before the transfer "
+                                                                   f"(default: {DEFAULT_TRANSFER_ANNOUNCEMENT!r})"}},
               "required": ["to"]}),
-    ToolSpec("send_dtmf", "Press phone keys on the line (for menus).",
-             {"type": "object", "properties": {"digits": {"type": "string", "description": "0-9, * and #"}},
+    ToolSpec("send_dtmf", "Press phone keys on the line, for example to choose an option in a phone menu.",
+             {"type": "object", "properties": {
+                 "digits": {"type": "string", "description": f"Keys to press, at most {MAX_DIGITS}: 0-9, * and #; "
+                                                             "w waits half a second, W one second"}},
               "required": ["digits"]}),
 )
-_NOT_SUPPORTED = {
-    "transfer_call": "transfer_call is not supported yet; tell the caller you cannot transfer the call",
-    "send_dtmf": "send_dtmf is not supported yet",
-}
+_E164 = re.compile(E164_PATTERN)
+# What people (and models) write inside phone numbers: "+1 (415) 555-0123".
+_NUMBER_PUNCTUATION = re.compile(r"[\s\-().]")
 _VOICE_RULES = (
     "You are on a live phone call and everything you write is spoken aloud by a voice. Reply in one or "
     "two short sentences of plain spoken language: no lists, no markdown, no emojis."
@@ -109,6 +128,12 @@ def tool_specs(snapshot: Mapping[str, Any]) -> list[ToolSpec]:
     return own + list(BUILTIN_TOOLS)
 
 
+def transfer_target(arguments: Mapping[str, Any]) -> Optional[str]:
+    """The E.164 number of a ``transfer_call``'s ``to`` (punctuation dropped), or None if it is not one."""
+    number = _NUMBER_PUNCTUATION.sub("", str(arguments.get("to") or ""))
+    return number if _E164.fullmatch(number) else None
+
+
 def context_messages(history: list[Message], window: int) -> list[Message]:
     """The last ``window`` caller turns and everything after them; adjacent caller messages merged."""
     merged: list[Message] = []
@@ -136,6 +161,17 @@ class _Reply:
     emitted: bool = False
     audible: bool = False
     history_index: dict[int, int] = field(default_factory=dict)  # round -> its assistant message
+    tone_chunks: int = 0  # chunks of the utterance that are DTMF tones, not speech
+
+    @property
+    def spoke(self) -> bool:
+        """True once the reply has words to say (DTMF tones are not words)."""
+        return len(self.utterance.chunks) > self.tone_chunks
+
+
+async def _audio(data: bytes) -> AsyncIterator[bytes]:
+    """Ready audio as the async source a :class:`TtsTextFrame` carries."""
+    yield data
 
 
 class Turns(Processor):
@@ -347,12 +383,14 @@ class Turns(Processor):
                     messages = messages + [assistant]
                 if not calls:
                     break
-                hang_up = next((call for call in calls if call.name == "end_call"), None)
-                if hang_up is not None:
-                    await self._end_call(reply, hang_up, round_)
-                    return
                 for call in calls:
-                    result = await self._run_tool(call)
+                    if call.name == "end_call":
+                        await self._end_call(reply, call, round_)
+                        return
+                    if call.name == "transfer_call" and (to := transfer_target(call.arguments)) is not None:
+                        await self._transfer(reply, call, to, round_)
+                        return
+                    result = await self._run_tool(call, reply, round_)
                     self.history.append(result)
                     messages = messages + [result]
             else:
@@ -374,16 +412,45 @@ class Turns(Processor):
             self._ctx.fail("llm_failed", error)
 
     async def _end_call(self, reply: _Reply, call: ToolCall, round_: int) -> None:
-        if not reply.utterance.chunks:
+        if not reply.spoke:
             goodbye = str(call.arguments.get("goodbye") or "").strip() or DEFAULT_GOODBYE
             await self.push(LlmTextFrame(reply.utterance, goodbye, round_))
             await self.push(TextEndFrame(reply.utterance, round_))
         await self.push(UtteranceEndFrame(reply.utterance))
         await self.push(EndCallFrame("agent_hangup"))
 
-    async def _run_tool(self, call: ToolCall) -> Message:
-        if call.name in _NOT_SUPPORTED:
-            outcome: Any = {"error": _NOT_SUPPORTED[call.name]}
+    async def _transfer(self, reply: _Reply, call: ToolCall, to: str, round_: int) -> None:
+        """Say the announcement; playout transfers the call once it was heard (see :class:`EndCallFrame`)."""
+        announcement = str(call.arguments.get("announcement") or "").strip()
+        if not announcement and not reply.spoke:
+            announcement = DEFAULT_TRANSFER_ANNOUNCEMENT
+        if announcement:
+            await self.push(LlmTextFrame(reply.utterance, announcement, round_))
+            await self.push(TextEndFrame(reply.utterance, round_))
+        self._log.info("transferring the call", extra={"call_id": self._ctx.call_id, "to": to})
+        await self.push(UtteranceEndFrame(reply.utterance))
+        await self.push(EndCallFrame("transferred", transfer_to=to))
+
+    async def _send_dtmf(self, reply: _Reply, call: ToolCall, round_: int) -> Any:
+        """Queue the keys' tones as the next chunk of the reply (after what it said so far)."""
+        digits = str(call.arguments.get("digits") or "")
+        if not valid_digits(digits):
+            return {"error": f"digits must be 1 to {MAX_DIGITS} of 0-9, *, #, w and W, not {digits!r}"}
+        utterance = reply.utterance
+        text = f"[DTMF {digits}]"  # how the keys show in the agent's transcript segment
+        utterance.chunks.append(text)
+        utterance.chunk_rounds.append(round_)
+        reply.tone_chunks += 1
+        reply.emitted = True
+        await self.push(TtsTextFrame(utterance, len(utterance.chunks) - 1, text, _audio(dtmf_audio(digits))))
+        return "sent"
+
+    async def _run_tool(self, call: ToolCall, reply: _Reply, round_: int) -> Message:
+        if call.name == "transfer_call":  # a valid number transfers without coming here
+            outcome: Any = {"error": f"`to` must be a phone number in E.164 form such as +14155550123, "
+                                     f"not {call.arguments.get('to')!r}; nothing was transferred"}
+        elif call.name == "send_dtmf":
+            outcome = await self._send_dtmf(reply, call, round_)
         elif call.name not in self._agent_tools:
             outcome = {"error": f"there is no tool named {call.name!r}"}
         elif self._tools is None:

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, AsyncIterator, Callable, Optional, Sequence, Union
 
-from callingbox.core.call_states import CallStatus, can_transition
+from callingbox.core.call_states import CallStatus, can_transition, is_terminal
 from callingbox.core.errors import NotFound
 from callingbox.core.media import mulaw
 from callingbox.core.media.mulaw import FRAME_BYTES, SILENCE_BYTE
@@ -39,7 +39,7 @@ from streaming_fargate.settings import GatewaySettings, TurnTaking
 
 __all__ = [
     "STREAM_SECRET", "TOOL_SECRET", "gateway_settings", "running_gateway", "place_call", "stream_token",
-    "eventually", "memory_call",
+    "eventually", "memory_call", "media_client", "extraction_jobs", "machine_answered",
     "voiced_ulaw", "SILENCE_FRAME", "FakeStt", "FakeLlm", "FakeTts", "FakeEngines", "LlmRequest",
     "MemoryCallStore", "TwilioClient", "Received", "Collector", "run_frames", "ToolServer", "verify_signature",
 ]
@@ -98,6 +98,39 @@ async def eventually(predicate: Callable[[], Any], timeout: float = 5.0, *, inte
         while not (value := predicate()):
             await asyncio.sleep(interval)
     return value
+
+
+def media_client(url: str, token: str, **parameters: str) -> Any:
+    """A :class:`~callingbox.core.media.client.MediaStreamsClient` (the Twilio side the local carrier
+    uses) for one new stream, with the stream ``token`` and other ``<Parameter>`` values."""
+    from callingbox.core.media.client import MediaStreamsClient
+
+    number = next(_sids)
+    return MediaStreamsClient(url, stream_sid=f"MZ{number:032d}", call_sid=f"CA{number:032d}",
+                              account_sid="AC" + "0" * 32, custom_parameters={"token": token, **parameters})
+
+
+def machine_answered(workspace_id: str, call_id: str) -> None:
+    """What the carrier's answering-machine webhook does to a live call: ``answered_by: machine``."""
+    from callingbox.core.store import calls
+
+    def flag(doc: dict[str, Any]) -> dict[str, Any]:
+        doc["answered_by"] = "machine"
+        return doc
+
+    calls.update_call(workspace_id, call_id, flag)
+
+
+def extraction_jobs(local_stack: Any, call_id: str) -> list[dict[str, Any]]:
+    """The jobs for ``call_id`` on the local stack's extraction queue (reads until the queue shows nothing)."""
+    import boto3
+
+    sqs = boto3.client("sqs", endpoint_url=local_stack.aws.endpoint_url, region_name="us-east-1")
+    url = local_stack.environment["CALLINGBOX_EXTRACTION_QUEUE_URL"]
+    found = []
+    while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages"):
+        found += [body for message in messages if (body := json.loads(message["Body"])).get("call_id") == call_id]
+    return found
 
 
 # -- audio ----------------------------------------------------------------------------------------
@@ -364,10 +397,19 @@ class MemoryCallStore:
             return self.calls[(workspace_id, call_id)]["status"] in ("ringing", "in_progress")
 
     def append_segment(self, workspace_id: str, call_id: str, seq: int, party: str, text: str, start_ms: int,
-                       end_ms: int, interrupted: bool) -> None:
+                       end_ms: int, interrupted: bool) -> bool:
         with self._lock:
-            self.segments.setdefault((workspace_id, call_id), {}).setdefault(seq, {
-                "party": party, "text": text, "start_ms": start_ms, "end_ms": end_ms, "interrupted": interrupted})
+            stored = self.segments.setdefault((workspace_id, call_id), {})
+            if seq in stored:
+                return False
+            stored[seq] = {"party": party, "text": text, "start_ms": start_ms, "end_ms": end_ms,
+                           "interrupted": interrupted}
+            return True
+
+    def transcript_tail(self, workspace_id: str, call_id: str) -> tuple[int, int]:
+        with self._lock:
+            stored = self.segments.get((workspace_id, call_id), {})
+            return len(stored), max((segment["end_ms"] for segment in stored.values()), default=0)
 
     def update_segment(self, workspace_id: str, call_id: str, seq: int, *, text: Optional[str],
                        end_ms: Optional[int], interrupted: Optional[bool]) -> None:
@@ -384,6 +426,14 @@ class MemoryCallStore:
     def save_recording(self, workspace_id: str, call_id: str, caller_ulaw: bytes, agent_ulaw: bytes) -> None:
         with self._lock:
             self.recordings[(workspace_id, call_id)] = (caller_ulaw, agent_ulaw)
+
+    def record_transfer(self, workspace_id: str, call_id: str, transfer: dict[str, Any]) -> bool:
+        with self._lock:
+            doc = self.calls[(workspace_id, call_id)]
+            if is_terminal(doc["status"]):
+                return False
+            doc["transfer"] = dict(transfer)
+            return True
 
     def transcript(self, workspace_id: str, call_id: str) -> list[dict[str, Any]]:
         with self._lock:
