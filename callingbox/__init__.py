@@ -7,6 +7,8 @@
     for call in client.calls.iter_calls(agent_id=agent.id):
         print(call.id, call.status, call.result)
 
+Webhook deliveries are verified with ``callingbox.webhooks.verify(body, header, secret)``.
+
 Every name below is imported on first use, so ``import callingbox`` stays cheap; the response
 models live in :mod:`callingbox.types`.
 """
@@ -35,6 +37,7 @@ if TYPE_CHECKING:
         PermissionDeniedError,
         RateLimitError,
         UnprocessableEntityError,
+        WebhookVerificationError,
     )
     from ._types import NOT_GIVEN, NotGiven, RequestOptions
     from .pagination import AsyncCursorPage, SyncCursorPage
@@ -59,6 +62,7 @@ __all__ = [
     "APIConnectionError",
     "APITimeoutError",
     "APIResponseValidationError",
+    "WebhookVerificationError",
     # arguments and options
     "NOT_GIVEN",
     "NotGiven",
@@ -89,12 +93,15 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "APIConnectionError",
         "APITimeoutError",
         "APIResponseValidationError",
+        "WebhookVerificationError",
     ),
     "._types": ("NOT_GIVEN", "NotGiven", "RequestOptions"),
     "._constants": ("DEFAULT_TIMEOUT", "DEFAULT_MAX_RETRIES"),
     ".pagination": ("SyncCursorPage", "AsyncCursorPage"),
 }
 _LOCATION = {name: module for module, names in _EXPORTS.items() for name in names}
+# Submodules reachable as attributes (``callingbox.webhooks.verify``) without importing them up front.
+_SUBMODULES = frozenset({"webhooks"})
 
 
 def __getattr__(name: str) -> Any:
@@ -102,6 +109,8 @@ def __getattr__(name: str) -> Any:
         from importlib.metadata import version
 
         return version("callingbox")
+    if name in _SUBMODULES:
+        return import_module(f".{name}", __name__)
     module = _LOCATION.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

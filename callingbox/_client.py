@@ -1,6 +1,7 @@
 """The two clients, :class:`Callingbox` and :class:`AsyncCallingbox`.
 
-Each resource namespace (``client.agents``, ``client.numbers``, ``client.calls``) is a
+Each resource namespace (``client.agents``, ``client.numbers``, ``client.calls``,
+``client.webhook_endpoints``, ``client.events``) is a
 ``cached_property`` that imports its module on first use, so creating a client stays cheap.
 """
 
@@ -21,7 +22,9 @@ from ._types import Timeout
 if TYPE_CHECKING:
     from .resources.agents import Agents, AsyncAgents
     from .resources.calls import AsyncCalls, Calls
+    from .resources.events import AsyncEvents, Events
     from .resources.numbers import AsyncNumbers, Numbers
+    from .resources.webhook_endpoints import AsyncWebhookEndpoints, WebhookEndpoints
 
 __all__ = ["Callingbox", "AsyncCallingbox"]
 
@@ -102,6 +105,20 @@ class Callingbox(SyncAPIClient):
 
         return Calls(self)
 
+    @cached_property
+    def webhook_endpoints(self) -> WebhookEndpoints:
+        """Webhook endpoints: where events are POSTed, their filters and signing secrets."""
+        from .resources.webhook_endpoints import WebhookEndpoints
+
+        return WebhookEndpoints(self)
+
+    @cached_property
+    def events(self) -> Events:
+        """Events: list and retrieve them with their delivery attempts, redeliver."""
+        from .resources.events import Events
+
+        return Events(self)
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self.base_url!r})"
 
@@ -154,6 +171,20 @@ class AsyncCallingbox(AsyncAPIClient):
         from .resources.calls import AsyncCalls
 
         return AsyncCalls(self)
+
+    @cached_property
+    def webhook_endpoints(self) -> AsyncWebhookEndpoints:
+        """Webhook endpoints: where events are POSTed, their filters and signing secrets."""
+        from .resources.webhook_endpoints import AsyncWebhookEndpoints
+
+        return AsyncWebhookEndpoints(self)
+
+    @cached_property
+    def events(self) -> AsyncEvents:
+        """Events: list and retrieve them with their delivery attempts, redeliver."""
+        from .resources.events import AsyncEvents
+
+        return AsyncEvents(self)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self.base_url!r})"

@@ -13,6 +13,10 @@ __all__ = [
     "MAX_RETRY_AFTER",
     "IDEMPOTENCY_KEY_PREFIX",
     "IDEMPOTENT_METHODS",
+    "WEBHOOK_SECRET_ENV",
+    "WEBHOOK_TOLERANCE",
+    "SIGNATURE_HEADER",
+    "EVENT_ID_HEADER",
 ]
 
 API_KEY_ENV = "CALLINGBOX_API_KEY"
@@ -44,3 +48,15 @@ IDEMPOTENCY_KEY_PREFIX = "cbk_"
 
 IDEMPOTENT_METHODS = frozenset({"POST", "PATCH", "DELETE"})
 """Methods that get an ``Idempotency-Key`` header, one per logical call, reused on every retry."""
+
+WEBHOOK_SECRET_ENV = "CALLINGBOX_WEBHOOK_SECRET"
+"""Environment variable read by :func:`callingbox.webhooks.verify` when no ``secret`` is passed."""
+
+WEBHOOK_TOLERANCE = 300
+"""Seconds a webhook signature's timestamp may differ from now before it counts as a replay."""
+
+SIGNATURE_HEADER = "CallingBox-Signature"
+"""Header of a webhook delivery holding ``t=<unix>,v1=<hex>[,v1=<hex>…]``."""
+
+EVENT_ID_HEADER = "CallingBox-Event-Id"
+"""Header of a webhook delivery holding the ``evt_…`` id (the same on every retry: dedupe on it)."""

@@ -3,6 +3,7 @@
 Exception tree::
 
     CallingboxError                  root; also raised for a missing API key
+    ├── WebhookVerificationError     a webhook's CallingBox-Signature did not verify
     └── APIError                     something went wrong talking to the API
         ├── APIStatusError           the API answered 4xx/5xx
         │   ├── BadRequestError              400
@@ -45,12 +46,19 @@ __all__ = [
     "APIConnectionError",
     "APITimeoutError",
     "APIResponseValidationError",
+    "WebhookVerificationError",
     "make_status_error",
 ]
 
 
 class CallingboxError(Exception):
     """Root of every error raised by the SDK."""
+
+
+class WebhookVerificationError(CallingboxError):
+    """A webhook delivery failed verification: missing or malformed ``CallingBox-Signature``, no
+    signature made with your secret (tampered body, wrong secret), or a timestamp outside the
+    tolerance (a replay). Answer such a request with 400 and do not act on it."""
 
 
 class APIError(CallingboxError):

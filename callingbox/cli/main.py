@@ -5,7 +5,8 @@
                              [--number-id pn_… (repeatable)] [--primary-number-id pn_…]
     callingbox calls list [--agent-id …] [--status …] [--limit N] [--cursor C]
     callingbox calls get CALL_ID
-    callingbox dev [--host H] [--port P]          run the local stack
+    callingbox dev [--host H] [--port P] [--forward-webhooks URL]
+                                                  run the local stack (and POST every event to URL)
     callingbox phone ring TO --from FROM [--say LINE ...] [--interactive]
                                                   an inbound call to your number (local carrier)
     callingbox workspace create --name N          create a local workspace and its API key
@@ -141,7 +142,9 @@ def _dev(args: argparse.Namespace) -> int:
         from callingbox.local.stack import run_dev
     except ImportError as exc:
         return _missing_local_stack(exc)
-    return int(run_dev(host=args.host, port=args.port))
+    # Passed only when given, so a run_dev without the option still works.
+    extra = {"forward_webhooks": args.forward_webhooks} if args.forward_webhooks else {}
+    return int(run_dev(host=args.host, port=args.port, **extra))
 
 
 def _workspace_create(args: argparse.Namespace) -> int:
@@ -200,6 +203,8 @@ def build_parser() -> argparse.ArgumentParser:
     dev = commands.add_parser("dev", help="run the local stack")
     dev.add_argument("--host", default="127.0.0.1")
     dev.add_argument("--port", type=int, default=8000)
+    dev.add_argument("--forward-webhooks", metavar="URL",
+                     help="POST every event of the dev workspace, signed, to URL and print each delivery")
     dev.set_defaults(handler=_dev)
 
     workspace = commands.add_parser("workspace", help="manage local workspaces").add_subparsers(

@@ -126,7 +126,25 @@ def create_call(scope: Scope, body: Any, *, queues: JobQueues) -> dict[str, Any]
             raise
         raise ServiceUnavailable("the call could not be queued for dialing; retry the request",
                                  code="dial_queue_unavailable") from error
+    _emit_queued(scope, doc, queues)
     return doc
+
+
+def _emit_queued(scope: Scope, doc: dict[str, Any], queues: JobQueues) -> None:
+    """``call.queued``, once the call is stored and on its way to the dialer.
+
+    A failure here is logged, not raised: the call exists and will be dialed, and a 5xx would make
+    the client retry into a second call. The event is stored first, so in the worst case (the
+    webhooks queue unreachable) it stays listed but undelivered until redelivered.
+    """
+    from .events import emit_call_event
+
+    try:
+        emit_call_event(scope.settings, scope.workspace_id, "call.queued", doc, queues=queues)
+    except Exception:
+        from .observability import get_logger
+
+        get_logger("api").exception("call.queued could not be emitted", extra={"call_id": doc["id"]})
 
 
 def get_call(scope: Scope, call_id: str) -> CallRecord:
@@ -199,6 +217,8 @@ def cancel_call(scope: Scope, call_id: str, *, carrier: Optional[CarrierSource] 
     record = call_store.get_call(scope.workspace_id, call_id)
     doc = record.doc
     if record.status == CallStatus.CANCELED.value:
+        # Emitting again is a no-op once done, and finishes the job if the first cancel failed midway.
+        _emit_canceled(scope, doc)
         return doc
     if record.status not in (CallStatus.QUEUED.value, CallStatus.RINGING.value):
         raise Conflict(f"only a queued or ringing call can be canceled; this one is {record.status}",
@@ -219,7 +239,22 @@ def cancel_call(scope: Scope, call_id: str, *, carrier: Optional[CarrierSource] 
             carrier().hang_up(outcome.doc["carrier_sid"])
         except CarrierError:
             pass  # the dialer hangs up calls it finds canceled, too
+    _emit_canceled(scope, outcome.doc)
     return outcome.doc
+
+
+def _emit_canceled(scope: Scope, doc: dict[str, Any]) -> None:
+    """``call.canceled``; a failure is a 503, and the client's retry (the call is canceled by then)
+    emits again under the same dedupe key, so the event is neither lost nor doubled."""
+    from .events import emit_call_event
+
+    try:
+        emit_call_event(scope.settings, scope.workspace_id, "call.canceled", doc)
+    except ApiError:
+        raise
+    except Exception as error:
+        raise ServiceUnavailable("the call is canceled but its event could not be recorded; retry the request",
+                                 code="event_unavailable") from error
 
 
 def hangup_call(scope: Scope, call_id: str, *, carrier: Optional[CarrierSource] = None,

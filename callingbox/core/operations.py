@@ -45,6 +45,10 @@ LIST_PARAMS = (
     QueryParam("limit", "integer", "1 to 100, default 20"),
     QueryParam("cursor", "string", "next_cursor of the previous page"),
 )
+# The event types, spelled here as in callingbox.core.events (a unit test keeps them equal); not
+# imported, so that reading the route table loads nothing else.
+EVENT_TYPES = ("call.queued", "call.ringing", "call.answered", "call.completed", "call.no_answer", "call.busy",
+               "call.failed", "call.canceled", "call.extraction_failed")
 CALL_FILTERS = (
     QueryParam("status", enum=("queued", "ringing", "in_progress", "completed", "no_answer", "busy", "failed",
                                "canceled")),
@@ -107,6 +111,29 @@ OPERATIONS: tuple[Operation, ...] = (
               tag="calls"),
     Operation("calls.transcript", "GET", "/v1/calls/{call_id}/transcript", "A call's transcript",
               list_of="TranscriptSegment", tag="calls"),
+    Operation("webhook_endpoints.create", "POST", "/v1/webhook_endpoints",
+              "Create a webhook endpoint (the response is the only one showing its secret)", "WebhookEndpoint",
+              body="WebhookEndpointCreateParams", tag="webhooks"),
+    Operation("webhook_endpoints.list", "GET", "/v1/webhook_endpoints", "List webhook endpoints",
+              list_of="WebhookEndpoint", query=LIST_PARAMS, tag="webhooks"),
+    Operation("webhook_endpoints.retrieve", "GET", "/v1/webhook_endpoints/{webhook_endpoint_id}",
+              "Retrieve a webhook endpoint", "WebhookEndpoint", tag="webhooks"),
+    Operation("webhook_endpoints.update", "PATCH", "/v1/webhook_endpoints/{webhook_endpoint_id}",
+              "Update a webhook endpoint; rotate_secret issues a new secret (the old one signs for 24 h more)",
+              "WebhookEndpoint", body="WebhookEndpointUpdateParams", tag="webhooks"),
+    Operation("webhook_endpoints.delete", "DELETE", "/v1/webhook_endpoints/{webhook_endpoint_id}",
+              "Delete a webhook endpoint", "DeletedObject", tag="webhooks"),
+    Operation("webhook_secret.retrieve", "GET", "/v1/webhook_secret",
+              "The secret signing deliveries to agents' and calls' webhook_url", "WebhookSecret", tag="webhooks"),
+    Operation("webhook_secret.rotate", "POST", "/v1/webhook_secret/rotate",
+              "Rotate the webhook_url signing secret (the old one signs for 24 h more)", "WebhookSecret",
+              tag="webhooks"),
+    Operation("events.list", "GET", "/v1/events", "List events", list_of="Event",
+              query=(QueryParam("type", enum=EVENT_TYPES), *LIST_PARAMS), tag="events"),
+    Operation("events.retrieve", "GET", "/v1/events/{event_id}",
+              "Retrieve an event with its deliveries and every attempt", "Event", tag="events"),
+    Operation("events.redeliver", "POST", "/v1/events/{event_id}/redeliver",
+              "Deliver an event again to each of its destinations", "Event", tag="events"),
     Operation("openapi", "GET", "/v1/openapi.json", "This OpenAPI document", tag="meta", authenticated=False),
 )
 

@@ -1,4 +1,5 @@
-"""The resource namespaces behind ``client.agents``, ``client.numbers`` and ``client.calls``.
+"""The resource namespaces behind ``client.agents``, ``client.numbers``, ``client.calls``,
+``client.webhook_endpoints`` and ``client.events``.
 
 Each lives in a module of its own with a sync class and its async twin, built on the two
 base classes below. The namespaces are imported on first access.
@@ -19,7 +20,9 @@ if TYPE_CHECKING:
     from ..pagination import AsyncCursorPage, SyncCursorPage
     from .agents import Agents, AsyncAgents
     from .calls import AsyncCalls, Calls
+    from .events import AsyncEvents, Events
     from .numbers import AsyncNumberRules, AsyncNumbers, NumberRules, Numbers
+    from .webhook_endpoints import AsyncWebhookEndpoints, WebhookEndpoints
 
 __all__ = [
     "SyncAPIResource",
@@ -32,6 +35,10 @@ __all__ = [
     "AsyncNumberRules",
     "Calls",
     "AsyncCalls",
+    "WebhookEndpoints",
+    "AsyncWebhookEndpoints",
+    "Events",
+    "AsyncEvents",
 ]
 
 _ModelT = TypeVar("_ModelT", bound="BaseModel")
@@ -106,6 +113,10 @@ _MODULES = {
     "AsyncNumberRules": "numbers",
     "Calls": "calls",
     "AsyncCalls": "calls",
+    "WebhookEndpoints": "webhook_endpoints",
+    "AsyncWebhookEndpoints": "webhook_endpoints",
+    "Events": "events",
+    "AsyncEvents": "events",
 }
 
 

@@ -10,6 +10,7 @@ from .agent import (
     Tool,
 )
 from .call import Call, CallCreateParams, CallStatus, Extraction, TranscriptSegment, TurnLatency
+from .event import EVENT_TYPES, DeliveryAttempt, Event, EventData, EventDelivery, EventType
 from .phone_number import (
     AvailablePhoneNumber,
     NumberCreateParams,
@@ -21,6 +22,12 @@ from .phone_number import (
     RuleUpdateParams,
 )
 from .shared import DeletedObject, ErrorDetail, ErrorResponse, ListObject
+from .webhook_endpoint import (
+    WebhookEndpoint,
+    WebhookEndpointCreateParams,
+    WebhookEndpointUpdateParams,
+    WebhookSecret,
+)
 
 __all__ = [
     "Agent",
@@ -33,8 +40,14 @@ __all__ = [
     "CallCreateParams",
     "CallStatus",
     "DeletedObject",
+    "DeliveryAttempt",
     "ErrorDetail",
     "ErrorResponse",
+    "EVENT_TYPES",
+    "Event",
+    "EventData",
+    "EventDelivery",
+    "EventType",
     "Extraction",
     "ListObject",
     "NumberCreateParams",
@@ -48,4 +61,8 @@ __all__ = [
     "Tool",
     "TranscriptSegment",
     "TurnLatency",
+    "WebhookEndpoint",
+    "WebhookEndpointCreateParams",
+    "WebhookEndpointUpdateParams",
+    "WebhookSecret",
 ]

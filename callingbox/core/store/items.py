@@ -19,6 +19,12 @@ Key layout (``ws`` = workspace id)::
     ws#<ws>            idem#<key>                 IdempotencyItem (TTL 24 h)
     sid#<carrier sid>  sid                        CallSidItem     (inbound call sid -> call)
     pacer#<name>       pacer                      PacerItem       (the dialer's next free slot)
+    ws#<ws>            evt#<evt id>               EventItem       (TTL 30 d; the delivered JSON)
+    ws#<ws>            evtkey#<dedupe key>        EventKeyItem    (one event per state change)
+    ws#<ws>            dlv#<evt id>#<dest>        DeliveryItem    (one per event and destination:
+                                                                   dest "url" or a we_ id)
+    ws#<ws>            we#<we id>                 WebhookEndpointItem
+    ws#<ws>            webhook_secret             WebhookSecretItem (signs webhook_url deliveries)
 
 Indexes (all sorted by SK; definitions in :mod:`callingbox.core.resources`)::
 
@@ -47,6 +53,11 @@ __all__ = [
     "IdempotencyItem",
     "CallSidItem",
     "PacerItem",
+    "EventItem",
+    "EventKeyItem",
+    "DeliveryItem",
+    "WebhookEndpointItem",
+    "WebhookSecretItem",
     "ALL_ITEMS",
     "ws_key",
 ]
@@ -209,9 +220,70 @@ class PacerItem(_Item):
     """A rate limit shared by every worker process: the next free slot (unix seconds, fractional)."""
 
     next_slot = NumberAttribute()
+class EventItem(_DocItem):
+    """An event; ``doc`` is its public JSON, the exact bytes every delivery sends.
+
+    ``published`` (put on the EventBridge bus) and ``fanned_out`` (deliveries created) let a
+    retried emitter or the fan-out job finish what a failed step left undone.
+    """
+
+    type = UnicodeAttribute()
+    call_id = UnicodeAttribute(null=True)
+    published = BooleanAttribute(default=False)
+    fanned_out = BooleanAttribute(default=False)
+    expires_at = NumberAttribute(attr_name=resources.TTL_ATTRIBUTE, null=True)
+
+
+class EventKeyItem(_Item):
+    """The dedupe key of one state change and the event it produced (written with the event)."""
+
+    event_id = UnicodeAttribute()
+    expires_at = NumberAttribute(attr_name=resources.TTL_ATTRIBUTE, null=True)
+
+
+class DeliveryItem(_Item):
+    """An event's delivery to one destination: its state and the log of every attempt.
+
+    ``attempt_count`` attempts are done; the job for attempt ``scheduled_attempt`` is on the
+    queue; ``lease_*`` marks the worker performing an attempt right now (see
+    :mod:`callingbox.core.store.deliveries`).
+    """
+
+    event_id = UnicodeAttribute()
+    destination = UnicodeAttribute()
+    endpoint_id = UnicodeAttribute(null=True)
+    url = UnicodeAttribute()
+    status = UnicodeAttribute()
+    attempt_count = NumberAttribute(default=0)
+    scheduled_attempt = NumberAttribute(default=0)
+    next_attempt_at = NumberAttribute(null=True)
+    window_started_at = NumberAttribute()
+    lease_until = NumberAttribute(null=True)
+    lease_token = UnicodeAttribute(null=True)
+    attempts = UnicodeAttribute(default="[]")
+    created = NumberAttribute()
+    expires_at = NumberAttribute(attr_name=resources.TTL_ATTRIBUTE, null=True)
+
+
+class WebhookEndpointItem(_DocItem):
+    """An account-wide endpoint; its secrets stand apart so the document never carries them."""
+
+    secret = UnicodeAttribute()
+    previous_secret = UnicodeAttribute(null=True)
+    previous_secret_expires_at = NumberAttribute(null=True)
+
+
+class WebhookSecretItem(_Item):
+    """The workspace's secret for deliveries to agents' and calls' ``webhook_url``."""
+
+    secret = UnicodeAttribute()
+    previous_secret = UnicodeAttribute(null=True)
+    previous_secret_expires_at = NumberAttribute(null=True)
+    created = NumberAttribute()
 
 
 ALL_ITEMS: tuple[type[Model], ...] = (
     WorkspaceItem, ApiKeyItem, AgentItem, NumberItem, E164Item, RuleItem, CallItem, SegmentItem, IdempotencyItem,
     CallSidItem, PacerItem,
+    EventItem, EventKeyItem, DeliveryItem, WebhookEndpointItem, WebhookSecretItem,
 )
