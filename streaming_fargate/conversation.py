@@ -64,6 +64,9 @@ __all__ = ["Conversation", "CallStore", "DynamoCallStore", "CallWrites", "STORE_
 
 # Bounded waits at the end of a call: the caller is gone, but a stuck store must not pin the task.
 STORE_TIMEOUT_S = 15.0
+# Hanging up waits at most this long for the ending reason to be noted on the call (one small
+# write, milliseconds): a caller must not hear dead air because the store is slow.
+ENDING_NOTE_TIMEOUT_S = 1.0
 WRITE_DRAIN_TIMEOUT_S = 15.0
 # Close codes (RFC 6455): normal hang-up, and "internal error" when the call failed on our side.
 CLOSE_NORMAL = 1000
@@ -126,6 +129,9 @@ class CallStore(Protocol):
 
     def record_transfer(self, workspace_id: str, call_id: str, transfer: dict[str, Any]) -> bool:
         """Set the call's ``transfer`` object; False (nothing written) when the call has already ended."""
+
+    def note_ending(self, workspace_id: str, call_id: str, reason: str) -> bool:
+        """Set the call's ``ending_reason`` (why our side is closing the stream) while it is live."""
 
 
 class DynamoCallStore:
@@ -215,6 +221,17 @@ class DynamoCallStore:
             if is_terminal(doc["status"]):
                 return None
             doc["transfer"] = transfer
+            return doc
+
+        return self._calls().update_call(workspace_id, call_id, change).changed
+
+    def note_ending(self, workspace_id: str, call_id: str, reason: str) -> bool:
+        from callingbox.core.call_states import is_terminal
+
+        def change(doc: dict[str, Any]) -> Optional[dict[str, Any]]:
+            if is_terminal(doc["status"]) or doc.get("ending_reason") == reason:
+                return None
+            doc["ending_reason"] = reason
             return doc
 
         return self._calls().update_call(workspace_id, call_id, change).changed
@@ -460,7 +477,7 @@ class Conversation:
         """End the call from our side (end_call, silence, max duration): close the stream."""
         if self._end(reason, CLOSE_NORMAL):
             self._log.info("hanging up", extra={"call_id": self.call_id, "reason": reason})
-            self._close_stream()
+            self._closing = self._spawn(self._note_then_close(reason), "hang-up")
 
     def transfer(self, to: str) -> None:
         """Hand the caller over to ``to`` (``transfer_call``, once announced): record the transfer on
@@ -483,11 +500,27 @@ class Conversation:
             self.end_reason, self._close_code = "error:transfer_not_recorded", CLOSE_INTERNAL_ERROR
         await self._ws.close(self._close_code)
 
+    async def _note_then_close(self, reason: str) -> None:
+        """Say why on the call, then close the stream.
+
+        Closing the stream makes the carrier end the call, and its final status callback often lands
+        before this conversation's own end write (which waits for the transcript and the
+        recording): the note lets that callback record our reason (``agent_hangup``, ``silence``,
+        ``error:…``) instead of taking the hang-up for the caller's.
+        """
+        try:
+            await asyncio.wait_for(asyncio.to_thread(self._store.note_ending, self.workspace_id, self.call_id, reason),
+                                   ENDING_NOTE_TIMEOUT_S)
+        except Exception as error:  # noqa: BLE001 - the call still ends; only the reason may be wrong
+            self._log.warning("ending reason not noted", extra={"call_id": self.call_id, "error": repr(error)})
+        await self._ws.close(self._close_code)
+
     def fail(self, detail: str, error: Optional[BaseException] = None) -> None:
         """End the call as failed with ``error:<detail>``."""
         if self._end(f"error:{detail}", CLOSE_INTERNAL_ERROR):
             self._log.error("call failed", extra={"call_id": self.call_id, "detail": detail, "error": repr(error)})
-            self._close_stream()
+            if self._closing is None:
+                self._closing = self._spawn(self._note_then_close(self.end_reason or f"error:{detail}"), "fail")
 
     def abort(self, reason: str) -> None:
         """End the call because the gateway stops (the drain ran out)."""

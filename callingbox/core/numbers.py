@@ -12,7 +12,6 @@ import re
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from .carrier.base import CarrierError, OwnedNumber
-from .carrier.credentials import carrier_configured
 from .clock import now_s
 from .errors import ApiError, Conflict, InvalidRequest, ServiceUnavailable
 from .ids import new_id
@@ -92,8 +91,13 @@ def _carrier_label(settings: Settings) -> str:
 
 
 def _store_only(settings: Settings) -> bool:
-    """The local stack without a carrier: numbers are only records (imports and releases skip the carrier)."""
-    return settings.carrier == "local" and not carrier_configured(settings)
+    """Local numbers are only records: imports and releases skip the carrier.
+
+    In the local stack there is no real number to adopt; the local carrier routes every number it
+    does not hold to the platform's voice webhook, which finds the imported record by its E.164.
+    Buying and searching still go to the (local) carrier.
+    """
+    return settings.carrier == "local"
 
 
 def _carrier_error(error: CarrierError, *, param: Optional[str], action: str) -> ApiError:

@@ -141,8 +141,12 @@ def _terminal_fields(doc: dict[str, Any], carrier_status: str, duration: int, no
                       duration_seconds=duration)
     else:
         answered_at = doc.get("answered_at") or now - duration
-        fields.update(status=CallStatus.COMPLETED.value,
-                      end_reason=doc.get("end_reason") or EndReason.CALLER_HANGUP.value,
+        # The gateway notes why it closed the stream (agent_hangup, silence, error:…) before the
+        # carrier's final callback; without a note the caller hung up.
+        reason = doc.get("end_reason") or doc.get("ending_reason") or EndReason.CALLER_HANGUP.value
+        failed = reason.startswith("error:")
+        fields.update(status=(CallStatus.FAILED if failed else CallStatus.COMPLETED).value,
+                      end_reason=reason,
                       answered_at=answered_at, billable_seconds=max(0, now - int(answered_at)),
                       duration_seconds=duration or max(0, now - int(doc.get("started_at") or answered_at)))
     return fields

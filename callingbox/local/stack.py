@@ -12,10 +12,11 @@ import secrets
 import signal
 import sys
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
+from ..core.telephony_urls import NUMBER_STATUS_PATH, VOICE_PATH
 from .aws import EmulatedAws, start_emulated_aws
 from .gateway import LocalGateway, Sweeper, start_local_gateway, start_sweeper
 
@@ -51,9 +52,16 @@ class LocalStack:
     _thread: threading.Thread
     gateway: Optional[LocalGateway] = None
     sweeper: Optional[Sweeper] = None
+    carrier: Optional[Any] = None
+    workers: list[Any] = field(default_factory=list)
 
     def stop(self) -> None:
-        """Stop the sweeper, the gateway (draining live calls briefly), the API and the AWS emulation."""
+        """Stop the workers, the carrier, the sweeper, the gateway (draining live calls briefly), the API
+        and the AWS emulation."""
+        for worker in self.workers:
+            worker.stop()
+        if self.carrier is not None:
+            self.carrier.stop()
         if self.sweeper is not None:
             self.sweeper.stop()
         if self.gateway is not None:
@@ -64,10 +72,14 @@ class LocalStack:
 
 
 def start_local_stack(host: str = "127.0.0.1", port: int = 8000, *, extra_env: Optional[dict[str, str]] = None,
-                      voice: bool = True) -> LocalStack:
-    """Start the emulation, the voice gateway, the sweeper and the API (threads of this process).
+                      voice: bool = True, answer_delay_s: float = 0.3) -> LocalStack:
+    """Start the whole platform in threads of this process and return once every part answers.
 
-    Returns once all of them answer. ``voice=False`` leaves out the gateway and the sweeper.
+    The embedded AWS emulation, the voice gateway and the sweeper, the local Twilio stand-in (the
+    real Twilio SDK is pointed at it), the API with the carrier webhooks, and the workers polling
+    the emulated queues (dialer, webhook delivery). ``voice=False`` leaves out the gateway, the
+    sweeper, the carrier and the workers (the API alone). ``answer_delay_s``: how long local callees
+    ring before they answer.
     """
     from chalice.config import Config
     from chalice.local import create_local_server
@@ -83,11 +95,16 @@ def start_local_stack(host: str = "127.0.0.1", port: int = 8000, *, extra_env: O
         **(extra_env or {}),
     }
     os.environ.update(environment)
-    gateway = sweeper = None
+    gateway = sweeper = carrier = None
     if voice:
+        from .carrier import start_local_carrier
+
         gateway = start_local_gateway(environment, host)
         environment["CALLINGBOX_GATEWAY_URL"] = gateway.url
         sweeper = start_sweeper()
+        carrier = start_local_carrier(host, 0, account_sid="AC" + secrets.token_hex(16),
+                                      auth_token=secrets.token_hex(16), answer_delay_s=answer_delay_s)
+        environment.update(carrier.environment)
     app = load_api_app()
     from chalicelib import runtime  # type: ignore[import-not-found]
 
@@ -95,14 +112,34 @@ def start_local_stack(host: str = "127.0.0.1", port: int = 8000, *, extra_env: O
     server = create_local_server(app, config, host, port)
     api_url = f"http://{host}:{server.server.server_address[1]}"
     environment.setdefault("CALLINGBOX_PUBLIC_API_URL", api_url)
+    environment.setdefault("CALLINGBOX_VOICE_URL", environment["CALLINGBOX_PUBLIC_API_URL"] + VOICE_PATH)
     os.environ.update(environment)
-    runtime.install(runtime.Runtime.from_settings(Settings.from_env(environment)))
+    settings = Settings.from_env(environment)
+    runtime.install(runtime.Runtime.from_settings(settings))
     # http.server listens with a backlog of 5: a burst of concurrent clients would see resets.
     server.server.socket.listen(LISTEN_BACKLOG)
     server.server.daemon_threads = True
     thread = threading.Thread(target=server.server.serve_forever, name="api", daemon=True)
     thread.start()
-    return LocalStack(aws, api_url, environment, server, thread, gateway, sweeper)
+    workers: list[Any] = []
+    if carrier is not None:
+        carrier.route_other_numbers(voice_url=environment["CALLINGBOX_VOICE_URL"],
+                                    status_callback=environment["CALLINGBOX_PUBLIC_API_URL"] + NUMBER_STATUS_PATH)
+        workers = _start_workers(settings)
+    return LocalStack(aws, api_url, environment, server, thread, gateway, sweeper, carrier, workers)
+
+
+def _start_workers(settings: Any) -> list[Any]:
+    """The Lambda workers, each fed by a poller of its emulated queue (as the event source mapping does)."""
+    from .webhook_worker import start_webhook_worker
+    from .workers import load_handler, start_queue_worker
+
+    dialer = load_handler("dialer")
+    return [
+        start_queue_worker(settings.queue_urls["dial"], dialer, endpoint_url=settings.aws_endpoint_url,
+                           region=settings.region, name="dialer"),
+        start_webhook_worker(settings),
+    ]
 
 
 def _write_env(path: Path, values: dict[str, str]) -> None:

@@ -26,7 +26,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
-__all__ = ["QueueWorker", "start_queue_worker", "lambda_event", "LocalContext"]
+__all__ = ["QueueWorker", "start_queue_worker", "lambda_event", "LocalContext", "load_handler"]
 
 Handler = Callable[[dict[str, Any], Any], Any]
 # How long stop() waits for the poll in flight and the batch being handled.
@@ -156,3 +156,16 @@ def start_queue_worker(queue_url: str, handler: Handler, *, endpoint_url: Option
 
     sqs = botocore.session.get_session().create_client("sqs", region_name=region, endpoint_url=endpoint_url)
     return QueueWorker(sqs, queue_url, handler, region=region, name=name, batch_size=batch_size, wait_s=wait_s)
+
+
+def load_handler(module: str) -> Handler:
+    """``handler`` of ``functions/workers/<module>.py``, as Lambda loads it (``functions/`` on ``sys.path``)."""
+    import importlib
+    import sys
+
+    from .stack import project_root
+
+    functions = str(project_root() / "functions")
+    if functions not in sys.path:
+        sys.path.insert(0, functions)
+    return importlib.import_module(f"workers.{module}").handler  # type: ignore[no-any-return]

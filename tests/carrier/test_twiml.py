@@ -55,7 +55,7 @@ def test_dial_a_transfer() -> None:
     root = parse(twiml.dial("+14155550100", action_url="https://api.example.com/twilio/dial?call_id=c",
                             caller_id="+14155550101", timeout_s=20))
     [dial] = list(root)
-    assert dial.tag == "Dial" and dial.text == "+14155550100"
+    assert dial.tag == "Dial" and dial.findtext("Number") == "+14155550100"
     assert dial.attrib == {"action": "https://api.example.com/twilio/dial?call_id=c", "method": "POST",
                            "callerId": "+14155550101", "timeout": "20"}
     without_caller_id = parse(twiml.dial("+14155550100", action_url="https://a/b")).find("Dial")

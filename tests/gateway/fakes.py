@@ -435,6 +435,14 @@ class MemoryCallStore:
             doc["transfer"] = dict(transfer)
             return True
 
+    def note_ending(self, workspace_id: str, call_id: str, reason: str) -> bool:
+        with self._lock:
+            doc = self.calls[(workspace_id, call_id)]
+            if is_terminal(doc["status"]):
+                return False
+            doc["ending_reason"] = reason
+            return True
+
     def transcript(self, workspace_id: str, call_id: str) -> list[dict[str, Any]]:
         with self._lock:
             stored = self.segments.get((workspace_id, call_id), {})

@@ -31,16 +31,24 @@ def test_a_number_is_owned_once(api: Any, workspace: Any) -> None:
     assert response.status_code == 409 and response.json()["error"]["code"] == "number_already_exists"
 
 
-def test_without_a_carrier_buying_and_searching_are_503_and_imports_are_records(api: Any) -> None:
-    # GIVEN the local stack with no Twilio credentials
-    bought = api.post("/v1/numbers", json={"number": unique_e164()})
-    assert bought.status_code == 503 and bought.json()["error"]["code"] == "carrier_not_configured"
-    assert bought.headers["X-Should-Retry"] == "false"
-    searched = api.get("/v1/numbers/available?country=US")
-    assert searched.status_code == 503 and searched.json()["error"]["code"] == "carrier_not_configured"
+def test_the_local_stack_buys_and_searches_at_the_local_carrier_and_imports_are_records(api: Any,
+                                                                                         local_stack: Any) -> None:
+    # GIVEN the local stack, whose carrier is the local Twilio stand-in
+    found = api.get("/v1/numbers/available?country=US&area_code=415")
+    assert found.status_code == 200
+    offered = found.json()["data"]
+    assert offered and all(item["number"].startswith("+1415") for item in offered)
+    # WHEN a searched number is bought
+    bought = api.post("/v1/numbers", json={"number": offered[0]["number"]})
+    assert bought.status_code == 200, bought.text
+    doc = bought.json()
+    # THEN the carrier holds it, pointed at the platform's voice webhook
+    held = local_stack.carrier.network.number_for(doc["number"])
+    assert held is not None and held.sid == doc["carrier_sid"]
+    assert held.voice_url == local_stack.environment["CALLINGBOX_VOICE_URL"]
     both = api.post("/v1/numbers", json={"number": unique_e164(), "import": {"number": unique_e164(), "carrier_sid": "x"}})
     assert both.status_code == 400
-    # and a sample number is released as a record only
+    # and a sample number (a local record) is released as a record only
     released = api.delete("/v1/numbers/pn_old")
     assert released.status_code == 200 and released.json()["status"] == "released"
 

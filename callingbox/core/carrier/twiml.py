@@ -56,5 +56,6 @@ def dial(number: str, *, action_url: str, caller_id: Optional[str] = None, timeo
     from twilio.twiml.voice_response import VoiceResponse
 
     response = VoiceResponse()
-    response.dial(number, action=action_url, method="POST", caller_id=caller_id, timeout=timeout_s)
+    dial = response.dial(action=action_url, method="POST", caller_id=caller_id, timeout=timeout_s)
+    dial.number(number)
     return str(response)

@@ -48,7 +48,9 @@ TEST_NUMBERS: Mapping[str, Behaviour] = {
 }
 """Reserved destination numbers (555-01xx is fictional) and how they answer; others are ``human``."""
 
-DEFAULT_HUMAN_LINES: tuple[str, ...] = ("Hello?", "Yes, that works for me.", "Thank you. Goodbye.")
+# Short answers the offline recogniser and the builtin dialogue both handle (yes to the question, yes
+# to the read-back), so an unscripted call runs to its end.
+DEFAULT_HUMAN_LINES: tuple[str, ...] = ("Hello?", "Yes.", "Yes.")
 """What a called human says when nobody scripted the number (the first line on answering)."""
 
 DEFAULT_CALLER_LINES: tuple[str, ...] = ("Hi, I am calling about my appointment.", "Yes, please.",

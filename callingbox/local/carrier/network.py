@@ -54,6 +54,13 @@ class PhoneNetwork:
         self._simulations: dict[str, CallSimulation] = {}
         self._session: Optional["aiohttp.ClientSession"] = None
         self._webhooks: Optional[Webhooks] = None
+        self.platform_number_fields: dict[str, Any] = {}
+        """Where calls to numbers the account does not own go (``voice_url``, ``status_callback``).
+
+        The local stack sets this to its own voice webhook: numbers imported into the platform are
+        only records there (the local network has no real numbers to adopt), so the local network
+        routes every number it does not hold to the platform, which looks the number up itself.
+        """
 
     # Lifecycle
 
@@ -133,6 +140,9 @@ class PhoneNetwork:
         if not is_e164(to) or not is_e164(from_):
             raise ValueError("to and from must be E.164 numbers such as +14155550100")
         number = number or self.number_for(to)
+        if number is None and self.platform_number_fields:
+            number = NumberRecord(sid=new_sid("PN"), phone_number=to, account_sid=self.account_sid,
+                                  fields=dict(self.platform_number_fields))
         if number is None:
             raise NumberNotFound(f"no IncomingPhoneNumber {to} in account {self.account_sid}")
         script = CalleeScript(behaviour="human", lines=tuple(DEFAULT_CALLER_LINES if lines is None else lines),

@@ -85,7 +85,11 @@ class HumanParty(Party):
         try:
             while self._next < len(lines):
                 if self._next == 0 and self.script.speaks_first:
-                    await asyncio.sleep(self._timing.first_line_delay_s)
+                    # People answer with "Hello?" - unless the agent is already talking: then they
+                    # let it finish rather than talk over its greeting.
+                    if await ear.wait_for_speech(after=opened, timeout=self._timing.first_line_delay_s):
+                        if not await ear.wait_for_silence(self._timing.turn_gap_s):
+                            return STREAM_CLOSED
                 else:
                     since = self._last_line_end or opened
                     await ear.wait_for_speech(after=since, timeout=self._timing.reply_timeout_s)

@@ -108,6 +108,13 @@ class LocalCarrier:
         """
         return str(self.call_soon(lambda: self.network.ring(to, from_, lines=lines).sid))
 
+    def route_other_numbers(self, *, voice_url: str, status_callback: Optional[str] = None) -> None:
+        """Send inbound calls to numbers the account does not hold to ``voice_url`` (the platform's)."""
+        fields = {"voice_url": voice_url, "voice_method": "POST", "status_callback": status_callback,
+                  "status_callback_method": "POST"}
+        self.call_soon(lambda: self.network.platform_number_fields.update(
+            {key: value for key, value in fields.items() if value}))
+
     def set_callee(self, number: str, *, behaviour: Optional[str] = None, lines: Optional[Sequence[str]] = None,
                    **options: Any) -> CalleeScript:
         """Script who answers ``number`` (as ``POST /local/callees``)."""

@@ -70,7 +70,7 @@ class Voice:
         except ImportError as error:  # the voice extra is not installed
             logger.warning("local TTS unavailable (%s): the callee speaks in tones", error)
             return _buzz(text)
-        audio = synthesize_ulaw(text, voice=self._voice or CALLER_VOICE)
+        audio = synthesize_ulaw(text, voice=self._voice or "en-us")
         return audio or _buzz(text)
 
 
