@@ -1,0 +1,1 @@
+"""One construct per concern; :class:`infra.calling_box.CallingBox` composes them."""
