@@ -163,6 +163,10 @@ class DynamoCallStore:
 
     def transition(self, workspace_id: str, call_id: str, target: CallStatus, **fields: Any) -> tuple[bool, dict[str, Any]]:
         outcome = self._calls().transition_call(workspace_id, call_id, target, **fields)
+        if outcome.doc.get("status") == CallStatus(target).value:
+            from callingbox.core.call_events import announce
+
+            announce(self._settings, workspace_id, outcome.doc)  # call.answered / failed / no_answer
         return outcome.changed, outcome.doc
 
     def append_latency(self, workspace_id: str, call_id: str, entry: dict[str, Any]) -> None:

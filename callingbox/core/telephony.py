@@ -524,8 +524,11 @@ def answer_inbound(params: Mapping[str, str], *, settings: Settings,
         if existing is not None:
             call_id = existing.call_id  # the carrier retried: the same call answers
     try:
-        call_store.get_call(route.workspace_id, call_id)
+        doc = call_store.get_call(route.workspace_id, call_id).doc
     except NotFound:
-        _insert_inbound(route.workspace_id, call_id, agent, route.number_id, params)
+        doc = _insert_inbound(route.workspace_id, call_id, agent, route.number_id, params)
+    from .call_events import announce
+
+    announce(settings, route.workspace_id, doc)  # call.answered (once per call, retries included)
     log.info("inbound call answered", extra={**extra, "call_id": call_id})
     return InboundAnswer(stream_twiml(settings, route.workspace_id, call_id), decision, call_id, route.workspace_id)

@@ -12,7 +12,7 @@ import asyncio
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Mapping, Optional
+from typing import Any, Mapping
 
 __all__ = ["LocalGateway", "start_local_gateway", "Sweeper", "start_sweeper", "SWEEP_INTERVAL_S"]
 
@@ -98,10 +98,13 @@ class Sweeper:
         self.thread.join(timeout=5)
 
 
-def start_sweeper(interval_s: float = SWEEP_INTERVAL_S, *, on_ended: Optional[Any] = None) -> Sweeper:
-    """Run :func:`callingbox.core.sweeper.sweep` every ``interval_s`` seconds until stopped."""
+def start_sweeper(settings: Any, interval_s: float = SWEEP_INTERVAL_S) -> Sweeper:
+    """Run the sweeper worker's sweep (:func:`workers.sweeper.sweep_and_announce`) every ``interval_s``."""
     from ..core.observability import get_logger
-    from ..core.sweeper import sweep
+    from .workers import load_handler
+
+    load_handler("sweeper")  # puts functions/ on sys.path, as Lambda loads it
+    from workers.sweeper import sweep_and_announce  # type: ignore[import-not-found]
 
     log = get_logger("sweeper")
     stopped = threading.Event()
@@ -109,10 +112,7 @@ def start_sweeper(interval_s: float = SWEEP_INTERVAL_S, *, on_ended: Optional[An
     def run() -> None:
         while not stopped.wait(interval_s):
             try:
-                for ended in sweep(time.time()):
-                    log.warning("call ended: gateway lost", extra={"call_id": ended.call_id})
-                    if on_ended is not None:
-                        on_ended(ended)
+                sweep_and_announce(settings, time.time())
             except Exception as error:  # noqa: BLE001 - the next period tries again
                 log.error("sweep failed", extra={"error": repr(error)})
 

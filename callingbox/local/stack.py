@@ -101,7 +101,7 @@ def start_local_stack(host: str = "127.0.0.1", port: int = 8000, *, extra_env: O
 
         gateway = start_local_gateway(environment, host)
         environment["CALLINGBOX_GATEWAY_URL"] = gateway.url
-        sweeper = start_sweeper()
+        sweeper = start_sweeper(Settings.from_env(environment))
         carrier = start_local_carrier(host, 0, account_sid="AC" + secrets.token_hex(16),
                                       auth_token=secrets.token_hex(16), answer_delay_s=answer_delay_s)
         environment.update(carrier.environment)

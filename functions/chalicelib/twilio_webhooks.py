@@ -60,6 +60,27 @@ def _auth_token(settings: Settings) -> str:
     return auth_token_from_settings(settings)
 
 
+def _announce(rt: Any, workspace_id: Optional[str], outcome: Any) -> None:
+    """The event of the status a callback moved the call to (keyed per status: repeats are no-ops).
+
+    Announced whenever the call is in that status, not only when this write moved it, so that a
+    callback retried after an emit failed finishes the job.
+    """
+    from callingbox.core.call_events import announce
+
+    if outcome is None:
+        return
+    doc = outcome.doc
+    if workspace_id is None:  # a number-level callback: the call is found by its carrier sid
+        from callingbox.core.store.call_sids import find_sid
+
+        ref = find_sid(str(doc.get("carrier_sid") or ""))
+        if ref is None:
+            return
+        workspace_id = ref.workspace_id
+    announce(rt.settings, workspace_id, doc)
+
+
 def _error(error: ApiError, request_id: str) -> Response:
     return Response(body=json.dumps(error.body(request_id)), status_code=error.status,
                     headers={"Content-Type": "application/json", "Request-Id": request_id})
@@ -105,7 +126,7 @@ def number_status() -> Response:
     from callingbox.core.telephony import apply_number_status
 
     def handle(params: FormParams, rt: Any) -> None:
-        apply_number_status(params, queues=rt.queues)
+        _announce(rt, None, apply_number_status(params, queues=rt.queues))
 
     return _serve(NUMBER_STATUS_PATH, handle)
 
@@ -116,7 +137,7 @@ def call_status(workspace_id: str, call_id: str) -> Response:
     from callingbox.core.telephony import apply_status
 
     def handle(params: FormParams, rt: Any) -> None:
-        apply_status(workspace_id, call_id, params, queues=rt.queues)
+        _announce(rt, workspace_id, apply_status(workspace_id, call_id, params, queues=rt.queues))
 
     return _serve(call_hook_path(workspace_id, call_id, "status"), handle)
 
@@ -127,7 +148,7 @@ def call_amd(workspace_id: str, call_id: str) -> Response:
     from callingbox.core.telephony import apply_amd
 
     def handle(params: FormParams, rt: Any) -> None:
-        apply_amd(workspace_id, call_id, params, settings=rt.settings, carrier=rt.carrier)
+        _announce(rt, workspace_id, apply_amd(workspace_id, call_id, params, settings=rt.settings, carrier=rt.carrier))
 
     return _serve(call_hook_path(workspace_id, call_id, "amd"), handle)
 

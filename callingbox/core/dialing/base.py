@@ -48,6 +48,7 @@ import time
 import uuid
 from typing import Any, Callable, Optional
 
+from ..call_events import announce
 from ..call_states import CallStatus
 from ..carrier.base import Carrier, CarrierError, DialRequest
 from ..errors import NotFound
@@ -174,6 +175,7 @@ class Dialer:
         outcome = call_store.transition_call(job.workspace_id, job.call_id, CallStatus.FAILED,
                                              end_reason="error:dial_interrupted", ended_at=int(self._clock()),
                                              dial={**dial, "state": "interrupted"})
+        announce(self._settings, job.workspace_id, outcome.doc)
         self._log.error("interrupted dial never reached the carrier; call failed",
                         extra={"call_id": job.call_id, "changed": outcome.changed})
         return DialResult(DialOutcome.FAILED, job.call_id, reason="error:dial_interrupted")
@@ -207,9 +209,10 @@ class Dialer:
 
     def _dial_failed(self, job: DialJob, attempt_id: str, error: CarrierError) -> DialResult:
         if not error.retryable:
-            call_store.transition_call(job.workspace_id, job.call_id, CallStatus.FAILED, end_reason=error.reason,
-                                       ended_at=int(self._clock()),
-                                       dial={"state": "refused", "attempt_id": attempt_id, "code": error.code})
+            outcome = call_store.transition_call(
+                job.workspace_id, job.call_id, CallStatus.FAILED, end_reason=error.reason,
+                ended_at=int(self._clock()), dial={"state": "refused", "attempt_id": attempt_id, "code": error.code})
+            announce(self._settings, job.workspace_id, outcome.doc)
             self._log.warning("carrier refused the call", extra={"call_id": job.call_id, "code": error.code,
                                                                   "reason": error.message})
             return DialResult(DialOutcome.FAILED, job.call_id, reason=error.reason)
