@@ -133,6 +133,9 @@ class CallStore(Protocol):
     def note_ending(self, workspace_id: str, call_id: str, reason: str) -> bool:
         """Set the call's ``ending_reason`` (why our side is closing the stream) while it is live."""
 
+    def record_voicemail(self, workspace_id: str, call_id: str, voicemail: dict[str, Any]) -> None:
+        """Set the call's ``voicemail`` object (what happened to the message), whatever its status."""
+
 
 class DynamoCallStore:
     """:class:`CallStore` over :mod:`callingbox.core.store` (DynamoDB) and the extraction queue (SQS).
@@ -228,6 +231,15 @@ class DynamoCallStore:
             return doc
 
         return self._calls().update_call(workspace_id, call_id, change).changed
+
+    def record_voicemail(self, workspace_id: str, call_id: str, voicemail: dict[str, Any]) -> None:
+        def change(doc: dict[str, Any]) -> Optional[dict[str, Any]]:
+            if doc.get("voicemail") == voicemail:
+                return None
+            doc["voicemail"] = voicemail
+            return doc
+
+        self._calls().update_call(workspace_id, call_id, change)
 
     def note_ending(self, workspace_id: str, call_id: str, reason: str) -> bool:
         from callingbox.core.call_states import is_terminal

@@ -42,7 +42,7 @@ from .pipeline import cancel_and_wait
 from .processors.first_message import GreetingCache
 from .settings import GatewaySettings
 from .tools import ToolRunner
-from .voicemail import VOICEMAIL_MODE, VoicemailConversation
+from .voicemail import VOICEMAIL_MODE, VoicemailConversation, awaits_voicemail
 
 __all__ = ["Gateway", "EngineFactory", "default_engine_factory", "tune_runtime", "START_TIMEOUT_S",
            "MAX_MESSAGE_BYTES", "GIL_SWITCH_INTERVAL_S"]
@@ -279,12 +279,12 @@ class Gateway:
         except NotFound:
             await websocket.close(CLOSE_POLICY_VIOLATION, "unknown call")
             return
-        if is_terminal(call["status"]):
+        mode = start.custom_parameters.get("mode") or CONVERSATION_MODE
+        if is_terminal(call["status"]) and not (mode == VOICEMAIL_MODE and awaits_voicemail(call)):
             self._log.warning("stream refused: call already ended", extra={"call_id": claims.call_id,
                                                                            "status": call["status"]})
             await websocket.close(CLOSE_POLICY_VIOLATION, "call already ended")
             return
-        mode = start.custom_parameters.get("mode") or CONVERSATION_MODE
         if mode not in (CONVERSATION_MODE, VOICEMAIL_MODE):
             self._log.warning("stream refused: unknown mode", extra={"call_id": claims.call_id, "mode": mode[:40]})
             await websocket.close(CLOSE_POLICY_VIOLATION, "unknown stream mode")

@@ -3,7 +3,8 @@
 How a call gets here: the call was answered and its conversation started while the carrier's
 answering-machine detection listened (``DetectMessageEnd``). When detection reports a machine at
 the end of its greeting (after the beep) and the agent has ``voicemail_action: leave_message``,
-the carrier webhook flags the call ``answered_by: machine`` and redirects it to a new
+the carrier webhook ends the call (``no_answer``, ``answered_by: machine``, ``end_reason:
+voicemail``, ``voicemail: {"action": "leave_message", "left": false}``) and redirects it to a new
 ``<Connect><Stream>`` whose parameters are the stream ``token`` and ``mode=voicemail``. The first
 stream is then stopped by the carrier and writes no outcome (see
 :meth:`~streaming_fargate.conversation.Conversation._write_end`); this one owns it::
@@ -36,13 +37,23 @@ from .processors.playout import Playout
 from .processors.sentence_chunker import SentenceChunkerProcessor
 from .processors.synthesis import SpeechSynthesis
 
-__all__ = ["VoicemailConversation", "VOICEMAIL_MODE", "VOICEMAIL_TIMEOUT_S"]
+__all__ = ["VoicemailConversation", "VOICEMAIL_MODE", "VOICEMAIL_TIMEOUT_S", "awaits_voicemail"]
 
 VOICEMAIL_MODE = "voicemail"
 """The value of the stream's ``mode`` parameter that selects this mode."""
 # A message is a few sentences; past this (a stuck engine, marks never coming back) we give up.
 VOICEMAIL_TIMEOUT_S = 120.0
 _VOICEMAIL = EndReason.VOICEMAIL.value
+
+
+def awaits_voicemail(call: Mapping[str, Any]) -> bool:
+    """True for a call the carrier webhook ended as voicemail so that a message be left on it.
+
+    Such a call is already final (``no_answer``), yet its voicemail stream must be accepted.
+    """
+    voicemail = call.get("voicemail") or {}
+    return (call.get("status") == CallStatus.NO_ANSWER.value and voicemail.get("action") == "leave_message"
+            and not voicemail.get("left"))
 
 
 class VoicemailConversation(Conversation):
@@ -55,6 +66,13 @@ class VoicemailConversation(Conversation):
 
     def _records(self) -> bool:
         return False
+
+    async def _heartbeats(self) -> None:
+        # The call is final already when the webhook ended it before the redirect: no sweeper
+        # watches it, and a heartbeat would report it "ended elsewhere". The message's own
+        # deadline (VOICEMAIL_TIMEOUT_S) bounds this stream instead.
+        if not awaits_voicemail(self.call):
+            await super()._heartbeats()
 
     def _transcript_log(self) -> CallWrites:
         started = time.time()
@@ -101,9 +119,14 @@ class VoicemailConversation(Conversation):
         fields = {**self._timing(answered), "billable_seconds": 0, "answered_by": "machine",
                   "end_reason": _VOICEMAIL, "voicemail": voicemail}
         try:
-            changed, _ = await asyncio.wait_for(asyncio.to_thread(
+            changed, doc = await asyncio.wait_for(asyncio.to_thread(
                 self._store.transition, self.workspace_id, self.call_id, CallStatus.NO_ANSWER, **fields),
                 STORE_TIMEOUT_S)
+            if not changed and doc.get("status") == CallStatus.NO_ANSWER.value:
+                # Ended by the webhook before the redirect: only the message's outcome is ours.
+                voicemail = {**(doc.get("voicemail") or {}), **voicemail}
+                await asyncio.wait_for(asyncio.to_thread(
+                    self._store.record_voicemail, self.workspace_id, self.call_id, voicemail), STORE_TIMEOUT_S)
         except Exception as error:  # noqa: BLE001 - the sweeper ends the call if this never lands
             self._log.error("final call status not written", extra={"call_id": self.call_id, "error": repr(error)})
             return

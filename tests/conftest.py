@@ -23,7 +23,11 @@ def clean_environ(monkeypatch: pytest.MonkeyPatch) -> None:
 def local_stack() -> Iterator[Any]:
     from callingbox.local.stack import start_local_stack
 
-    stack = start_local_stack(port=0)
+    # Short rings and a fast dialer keep the telephony tests quick; everything else is the default.
+    # The workers stay off: tests that need them start them (tests/telephony/test_local_carrier_calls.py),
+    # so that no other test's call gets dialed behind its back.
+    stack = start_local_stack(port=0, workers=False,
+                              extra_env={"CALLINGBOX_RING_TIMEOUT_SECONDS": "3", "CALLINGBOX_DIAL_CPS": "50"})
     yield stack
     stack.stop()
 

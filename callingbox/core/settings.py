@@ -52,6 +52,8 @@ class Settings:
     # Dialer pacing: account calls per second and live calls per workspace.
     dial_cps: float = 1.0
     max_concurrent_calls: int = 100
+    # How long an outbound call rings before it is no_answer.
+    ring_timeout_seconds: int = 30
     # -- webhooks (issue 5) -------------------------------------------------------------------
     # Multiplies every webhook retry delay and the 24 h retry window; below 1 only in tests and
     # benchmarks, so that a day of retries passes in seconds.
@@ -89,5 +91,6 @@ class Settings:
             stream_token_secret=env.get("CALLINGBOX_STREAM_TOKEN_SECRET", ""),
             dial_cps=float(env.get("CALLINGBOX_DIAL_CPS", "1")),
             max_concurrent_calls=int(env.get("CALLINGBOX_MAX_CONCURRENT_CALLS", "100")),
+            ring_timeout_seconds=int(env.get("CALLINGBOX_RING_TIMEOUT_SECONDS", "30")),
             webhook_backoff_scale=float(env.get("CALLINGBOX_WEBHOOK_BACKOFF_SCALE", "1")),
         )

@@ -20,10 +20,13 @@ from ..core.telephony_urls import NUMBER_STATUS_PATH, VOICE_PATH
 from .aws import EmulatedAws, start_emulated_aws
 from .gateway import LocalGateway, Sweeper, start_local_gateway, start_sweeper
 
-__all__ = ["LocalStack", "start_local_stack", "run_dev", "ENV_FILE", "project_root"]
+__all__ = ["LocalStack", "start_local_stack", "start_workers", "run_dev", "ENV_FILE", "project_root"]
 
 ENV_FILE = Path(".callingbox") / "local.env"
 LISTEN_BACKLOG = 256
+# One dialer poller places about 15 calls a second against the emulation; two keep up with a
+# 20 CPS account while sharing its limit.
+DIALER_WORKERS = 2
 
 
 def project_root() -> Path:
@@ -72,14 +75,17 @@ class LocalStack:
 
 
 def start_local_stack(host: str = "127.0.0.1", port: int = 8000, *, extra_env: Optional[dict[str, str]] = None,
-                      voice: bool = True, answer_delay_s: float = 0.3) -> LocalStack:
+                      voice: bool = True, answer_delay_s: float = 0.3, dialer_workers: int = DIALER_WORKERS,
+                      workers: bool = True) -> LocalStack:
     """Start the whole platform in threads of this process and return once every part answers.
 
     The embedded AWS emulation, the voice gateway and the sweeper, the local Twilio stand-in (the
     real Twilio SDK is pointed at it), the API with the carrier webhooks, and the workers polling
     the emulated queues (dialer, webhook delivery). ``voice=False`` leaves out the gateway, the
     sweeper, the carrier and the workers (the API alone). ``answer_delay_s``: how long local callees
-    ring before they answer.
+    ring before they answer. ``dialer_workers``: parallel dialer pollers (as Lambda scales out;
+    they share the account's calls-per-second limit through the store). ``workers=False`` leaves
+    the queues to the caller (tests that drive the workers themselves): see :func:`start_workers`.
     """
     from chalice.config import Config
     from chalice.local import create_local_server
@@ -121,23 +127,24 @@ def start_local_stack(host: str = "127.0.0.1", port: int = 8000, *, extra_env: O
     server.server.daemon_threads = True
     thread = threading.Thread(target=server.server.serve_forever, name="api", daemon=True)
     thread.start()
-    workers: list[Any] = []
+    running: list[Any] = []
     if carrier is not None:
         carrier.route_other_numbers(voice_url=environment["CALLINGBOX_VOICE_URL"],
                                     status_callback=environment["CALLINGBOX_PUBLIC_API_URL"] + NUMBER_STATUS_PATH)
-        workers = _start_workers(settings)
-    return LocalStack(aws, api_url, environment, server, thread, gateway, sweeper, carrier, workers)
+        if workers:
+            running = start_workers(settings, dialer_workers)
+    return LocalStack(aws, api_url, environment, server, thread, gateway, sweeper, carrier, running)
 
 
-def _start_workers(settings: Any) -> list[Any]:
+def start_workers(settings: Any, dialer_workers: int = DIALER_WORKERS) -> list[Any]:
     """The Lambda workers, each fed by a poller of its emulated queue (as the event source mapping does)."""
     from .webhook_worker import start_webhook_worker
     from .workers import load_handler, start_queue_worker
 
     dialer = load_handler("dialer")
     return [
-        start_queue_worker(settings.queue_urls["dial"], dialer, endpoint_url=settings.aws_endpoint_url,
-                           region=settings.region, name="dialer"),
+        *(start_queue_worker(settings.queue_urls["dial"], dialer, endpoint_url=settings.aws_endpoint_url,
+                             region=settings.region, name=f"dialer-{n}") for n in range(dialer_workers)),
         start_webhook_worker(settings),
     ]
 

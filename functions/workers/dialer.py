@@ -49,7 +49,8 @@ def build_dialer(settings: Settings, *, carrier: Optional[Carrier] = None) -> Di
 
     bind_store(settings)
     queues = JobQueues(settings)
-    limits = DialLimits(cps=settings.dial_cps, max_concurrent_calls=settings.max_concurrent_calls)
+    limits = DialLimits(cps=settings.dial_cps, max_concurrent_calls=settings.max_concurrent_calls,
+                        ring_timeout_s=settings.ring_timeout_seconds)
 
     def requeue(job: DialJob, delay_s: int) -> None:
         queues.send("dial", job.body(), delay_seconds=delay_s)

@@ -435,6 +435,10 @@ class MemoryCallStore:
             doc["transfer"] = dict(transfer)
             return True
 
+    def record_voicemail(self, workspace_id: str, call_id: str, voicemail: dict[str, Any]) -> None:
+        with self._lock:
+            self.calls[(workspace_id, call_id)]["voicemail"] = dict(voicemail)
+
     def note_ending(self, workspace_id: str, call_id: str, reason: str) -> bool:
         with self._lock:
             doc = self.calls[(workspace_id, call_id)]
