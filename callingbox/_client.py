@@ -1,6 +1,6 @@
 """The two clients, :class:`Callingbox` and :class:`AsyncCallingbox`.
 
-Each resource namespace (``client.agents``, ``client.numbers``, ``client.calls``) is a
+Each resource namespace (``client.agents``, ``client.numbers``, ``client.calls``, ``client.transcripts``) is a
 ``cached_property`` that imports its module on first use, so creating a client stays cheap.
 """
 
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from .resources.agents import Agents, AsyncAgents
     from .resources.calls import AsyncCalls, Calls
     from .resources.numbers import AsyncNumbers, Numbers
+    from .resources.transcripts import AsyncTranscripts, Transcripts
 
 __all__ = ["Callingbox", "AsyncCallingbox"]
 
@@ -102,6 +103,13 @@ class Callingbox(SyncAPIClient):
 
         return Calls(self)
 
+    @cached_property
+    def transcripts(self) -> Transcripts:
+        """Transcripts: search across every call's transcript."""
+        from .resources.transcripts import Transcripts
+
+        return Transcripts(self)
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self.base_url!r})"
 
@@ -154,6 +162,13 @@ class AsyncCallingbox(AsyncAPIClient):
         from .resources.calls import AsyncCalls
 
         return AsyncCalls(self)
+
+    @cached_property
+    def transcripts(self) -> AsyncTranscripts:
+        """Transcripts: search across every call's transcript."""
+        from .resources.transcripts import AsyncTranscripts
+
+        return AsyncTranscripts(self)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self.base_url!r})"

@@ -1,4 +1,5 @@
-"""The resource namespaces behind ``client.agents``, ``client.numbers`` and ``client.calls``.
+"""The resource namespaces behind ``client.agents``, ``client.numbers``, ``client.calls`` and
+``client.transcripts``.
 
 Each lives in a module of its own with a sync class and its async twin, built on the two
 base classes below. The namespaces are imported on first access.
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
     from .agents import Agents, AsyncAgents
     from .calls import AsyncCalls, Calls
     from .numbers import AsyncNumberRules, AsyncNumbers, NumberRules, Numbers
+    from .transcripts import AsyncTranscripts, Transcripts
 
 __all__ = [
     "SyncAPIResource",
@@ -32,6 +34,8 @@ __all__ = [
     "AsyncNumberRules",
     "Calls",
     "AsyncCalls",
+    "Transcripts",
+    "AsyncTranscripts",
 ]
 
 _ModelT = TypeVar("_ModelT", bound="BaseModel")
@@ -106,6 +110,8 @@ _MODULES = {
     "AsyncNumberRules": "numbers",
     "Calls": "calls",
     "AsyncCalls": "calls",
+    "Transcripts": "transcripts",
+    "AsyncTranscripts": "transcripts",
 }
 
 

@@ -9,7 +9,16 @@ from .agent import (
     SetPrimaryNumberParams,
     Tool,
 )
-from .call import Call, CallCreateParams, CallStatus, Extraction, TranscriptSegment, TurnLatency
+from .call import (
+    Call,
+    CallCreateParams,
+    CallStatus,
+    Extraction,
+    ResultHistoryEntry,
+    TranscriptSearchResult,
+    TranscriptSegment,
+    TurnLatency,
+)
 from .phone_number import (
     NumberCreateParams,
     NumberImport,
@@ -40,10 +49,12 @@ __all__ = [
     "NumberRule",
     "NumberUpdateParams",
     "PhoneNumber",
+    "ResultHistoryEntry",
     "RuleCreateParams",
     "RuleUpdateParams",
     "SetPrimaryNumberParams",
     "Tool",
+    "TranscriptSearchResult",
     "TranscriptSegment",
     "TurnLatency",
 ]

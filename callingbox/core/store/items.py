@@ -17,6 +17,10 @@ Key layout (``ws`` = workspace id)::
                                                                    + LIVEPK "live" while live)
     ws#<ws>            seg#<call id>#<seq:06d>    SegmentItem     (one transcript segment)
     ws#<ws>            idem#<key>                 IdempotencyItem (TTL 24 h)
+    word#<ws>#<word>   <call id>                  WordItem        (transcript search: one per word
+                                                                   per call, see .search_index)
+    jobs#extraction    extraction#<hash>          Powertools idempotency record of an extraction
+                                                  job (TTL; written by Powertools, no class here)
 
 Indexes (all sorted by SK; definitions in :mod:`callingbox.core.resources`)::
 
@@ -43,6 +47,7 @@ __all__ = [
     "CallItem",
     "SegmentItem",
     "IdempotencyItem",
+    "WordItem",
     "ALL_ITEMS",
     "ws_key",
 ]
@@ -186,6 +191,20 @@ class IdempotencyItem(_Item):
     expires_at = NumberAttribute(attr_name=resources.TTL_ATTRIBUTE)
 
 
+class WordItem(_Item):
+    """One normalized word of one call's transcript: the transcript search index.
+
+    The SK is the call id (time-sortable), so a word's calls come newest first and a creation-time
+    range is a key range; the attributes are what the search filters on and returns.
+    """
+
+    call_id = UnicodeAttribute()
+    agent_id = UnicodeAttribute(null=True)
+    number_id = UnicodeAttribute(null=True)
+    created = NumberAttribute()
+
+
 ALL_ITEMS: tuple[type[Model], ...] = (
     WorkspaceItem, ApiKeyItem, AgentItem, NumberItem, E164Item, RuleItem, CallItem, SegmentItem, IdempotencyItem,
+    WordItem,
 )

@@ -1,0 +1,1 @@
+"""The SQS workers: plain Powertools Lambda handlers (Chalice cannot report batch item failures)."""
