@@ -1,7 +1,7 @@
 """The two clients, :class:`Callingbox` and :class:`AsyncCallingbox`.
 
 Each resource namespace (``client.agents``, ``client.numbers``, ``client.calls``,
-``client.webhook_endpoints``, ``client.events``) is a
+``client.webhook_endpoints``, ``client.events``, ``client.transcripts``) is a
 ``cached_property`` that imports its module on first use, so creating a client stays cheap.
 """
 
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from .resources.events import AsyncEvents, Events
     from .resources.numbers import AsyncNumbers, Numbers
     from .resources.webhook_endpoints import AsyncWebhookEndpoints, WebhookEndpoints
+    from .resources.transcripts import AsyncTranscripts, Transcripts
 
 __all__ = ["Callingbox", "AsyncCallingbox"]
 
@@ -119,6 +120,13 @@ class Callingbox(SyncAPIClient):
 
         return Events(self)
 
+    @cached_property
+    def transcripts(self) -> Transcripts:
+        """Transcripts: search across every call's transcript."""
+        from .resources.transcripts import Transcripts
+
+        return Transcripts(self)
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self.base_url!r})"
 
@@ -185,6 +193,13 @@ class AsyncCallingbox(AsyncAPIClient):
         from .resources.events import AsyncEvents
 
         return AsyncEvents(self)
+
+    @cached_property
+    def transcripts(self) -> AsyncTranscripts:
+        """Transcripts: search across every call's transcript."""
+        from .resources.transcripts import AsyncTranscripts
+
+        return AsyncTranscripts(self)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self.base_url!r})"

@@ -134,6 +134,18 @@ OPERATIONS: tuple[Operation, ...] = (
               "Retrieve an event with its deliveries and every attempt", "Event", tag="events"),
     Operation("events.redeliver", "POST", "/v1/events/{event_id}/redeliver",
               "Deliver an event again to each of its destinations", "Event", tag="events"),
+    Operation("calls.extract", "POST", "/v1/calls/{call_id}/extract",
+              "Re-run the extraction of a completed call's result (the previous one moves to result_history)",
+              "Call", tag="calls"),
+    Operation("transcripts.search", "GET", "/v1/transcripts/search",
+              "Find calls whose transcript contains every word of q, newest first",
+              list_of="TranscriptSearchResult", tag="transcripts",
+              query=(QueryParam("q", description="1 to 10 words; every one must occur (exact words, any order)"),
+                     QueryParam("number_id", description="the number the call used"),
+                     QueryParam("agent_id"),
+                     QueryParam("created_after", "integer", "unix seconds, inclusive"),
+                     QueryParam("created_before", "integer", "unix seconds, inclusive"),
+                     *LIST_PARAMS)),
     Operation("openapi", "GET", "/v1/openapi.json", "This OpenAPI document", tag="meta", authenticated=False),
 )
 

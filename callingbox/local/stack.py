@@ -138,6 +138,7 @@ def start_local_stack(host: str = "127.0.0.1", port: int = 8000, *, extra_env: O
 
 def start_workers(settings: Any, dialer_workers: int = DIALER_WORKERS) -> list[Any]:
     """The Lambda workers, each fed by a poller of its emulated queue (as the event source mapping does)."""
+    from .extraction_worker import start_extraction_worker
     from .webhook_worker import start_webhook_worker
     from .workers import load_handler, start_queue_worker
 
@@ -145,6 +146,7 @@ def start_workers(settings: Any, dialer_workers: int = DIALER_WORKERS) -> list[A
     return [
         *(start_queue_worker(settings.queue_urls["dial"], dialer, endpoint_url=settings.aws_endpoint_url,
                              region=settings.region, name=f"dialer-{n}") for n in range(dialer_workers)),
+        start_extraction_worker(dict(os.environ)),  # the stack put its environment there
         start_webhook_worker(settings),
     ]
 

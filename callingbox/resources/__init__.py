@@ -1,5 +1,5 @@
 """The resource namespaces behind ``client.agents``, ``client.numbers``, ``client.calls``,
-``client.webhook_endpoints`` and ``client.events``.
+``client.webhook_endpoints``, ``client.events`` and ``client.transcripts``.
 
 Each lives in a module of its own with a sync class and its async twin, built on the two
 base classes below. The namespaces are imported on first access.
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from .events import AsyncEvents, Events
     from .numbers import AsyncNumberRules, AsyncNumbers, NumberRules, Numbers
     from .webhook_endpoints import AsyncWebhookEndpoints, WebhookEndpoints
+    from .transcripts import AsyncTranscripts, Transcripts
 
 __all__ = [
     "SyncAPIResource",
@@ -39,6 +40,8 @@ __all__ = [
     "AsyncWebhookEndpoints",
     "Events",
     "AsyncEvents",
+    "Transcripts",
+    "AsyncTranscripts",
 ]
 
 _ModelT = TypeVar("_ModelT", bound="BaseModel")
@@ -117,6 +120,8 @@ _MODULES = {
     "AsyncWebhookEndpoints": "webhook_endpoints",
     "Events": "events",
     "AsyncEvents": "events",
+    "Transcripts": "transcripts",
+    "AsyncTranscripts": "transcripts",
 }
 
 

@@ -115,6 +115,19 @@ class Calls(SyncAPIResource):
         """Hang up a call ``in_progress`` (``POST /v1/calls/{id}/hangup``)."""
         return self._request("POST", _call_path(call_id, "/hangup"), Call, options=options)
 
+    def extract(self, call_id: str, **options: Unpack[RequestOptions]) -> Call:
+        """Run the extraction of a completed call's ``result`` again (``POST /v1/calls/{id}/extract``).
+
+        Use it after changing the agent's ``returns`` (or ``llm_model``): the transcript is read
+        again against the agent's current ones. The returned call has ``result: None`` and
+        ``extraction.status == "pending"``; the previous result is kept in ``result_history``.
+        Poll :meth:`retrieve` (or wait for ``call.completed``) for the new one.
+
+        Raises:
+            ConflictError: the call did not complete, or a machine answered it (``call_not_extractable``).
+        """
+        return self._request("POST", _call_path(call_id, "/extract"), Call, options=options)
+
     def transcript(self, call_id: str, **options: Unpack[RequestOptions]) -> Transcript:
         """Every transcript segment of a call, in order (``GET /v1/calls/{id}/transcript``)."""
         path = _call_path(call_id, "/transcript")
@@ -192,6 +205,10 @@ class AsyncCalls(AsyncAPIResource):
     async def hangup(self, call_id: str, **options: Unpack[RequestOptions]) -> Call:
         """Hang up a call in progress; see :meth:`Calls.hangup`."""
         return await self._request("POST", _call_path(call_id, "/hangup"), Call, options=options)
+
+    async def extract(self, call_id: str, **options: Unpack[RequestOptions]) -> Call:
+        """Run a completed call's extraction again; see :meth:`Calls.extract`."""
+        return await self._request("POST", _call_path(call_id, "/extract"), Call, options=options)
 
     async def transcript(self, call_id: str, **options: Unpack[RequestOptions]) -> Transcript:
         """Every transcript segment of a call; see :meth:`Calls.transcript`."""

@@ -9,8 +9,17 @@ from .agent import (
     SetPrimaryNumberParams,
     Tool,
 )
-from .call import Call, CallCreateParams, CallStatus, Extraction, TranscriptSegment, TurnLatency
 from .event import EVENT_TYPES, DeliveryAttempt, Event, EventData, EventDelivery, EventType
+from .call import (
+    Call,
+    CallCreateParams,
+    CallStatus,
+    Extraction,
+    ResultHistoryEntry,
+    TranscriptSearchResult,
+    TranscriptSegment,
+    TurnLatency,
+)
 from .phone_number import (
     AvailablePhoneNumber,
     NumberCreateParams,
@@ -55,10 +64,12 @@ __all__ = [
     "NumberRule",
     "NumberUpdateParams",
     "PhoneNumber",
+    "ResultHistoryEntry",
     "RuleCreateParams",
     "RuleUpdateParams",
     "SetPrimaryNumberParams",
     "Tool",
+    "TranscriptSearchResult",
     "TranscriptSegment",
     "TurnLatency",
     "WebhookEndpoint",

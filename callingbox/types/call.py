@@ -16,6 +16,9 @@ __all__ = [
     "AnsweredBy",
     "Direction",
     "Extraction",
+    "ExtractionStatus",
+    "ResultHistoryEntry",
+    "TranscriptSearchResult",
     "TranscriptSegment",
     "TurnLatency",
 ]
@@ -23,7 +26,10 @@ __all__ = [
 CallStatus = Literal["queued", "ringing", "in_progress", "completed", "no_answer", "busy", "failed", "canceled"]
 AnsweredBy = Literal["human", "machine", "unknown"]
 Direction = Literal["inbound", "outbound"]
-ExtractionStatus = Literal["pending", "succeeded", "failed", "skipped"]
+ExtractionStatus = Literal["pending", "succeeded", "partial", "failed", "skipped"]
+"""``pending``: queued; ``succeeded``: every field passed validation; ``partial``: some fields
+failed validation twice and are null; ``failed``: nothing usable (all fields null, see ``error``);
+``skipped``: the agent declares no ``returns``, so there was nothing to extract."""
 
 
 class Extraction(ResponseModel):
@@ -32,6 +38,22 @@ class Extraction(ResponseModel):
     status: ExtractionStatus = "pending"
     error: Optional[str] = None
     evidence: dict[str, Optional[str]] = Field(default_factory=dict)
+    """Per filled field, the transcript quote its value came from (literally in the transcript)."""
+    model: Optional[str] = None
+    """The engine that extracted (``builtin``, ``openai:<model>`` or a Bedrock model id)."""
+    returns: Optional[dict[str, Any]] = None
+    """Set by a re-extraction: the agent's ``returns`` it read against (else ``agent_snapshot.returns``)."""
+    job_id: Optional[str] = None
+    """The extraction run that produced this result (each ``POST /extract`` starts a new one)."""
+    extracted_at: Optional[int] = None
+
+
+class ResultHistoryEntry(ResponseModel):
+    """A result replaced by a re-extraction (``POST /v1/calls/{id}/extract``), oldest first."""
+
+    result: Optional[dict[str, Any]] = None
+    extraction: Optional[Extraction] = None
+    extracted_at: Optional[int] = None
 
 
 class TranscriptSegment(ResponseModel):
@@ -74,6 +96,7 @@ class Call(ResponseModel):
     billable_seconds: int = 0
     result: Optional[dict[str, Any]] = None
     extraction: Optional[Extraction] = None
+    result_history: list[ResultHistoryEntry] = Field(default_factory=list)
     transcript_url: Optional[str] = None
     transcript: Optional[list[TranscriptSegment]] = None
     recording_url: Optional[str] = None
@@ -97,3 +120,15 @@ class CallCreateParams(RequestModel):
     context: Optional[dict[str, Any]] = None
     webhook_url: Optional[str] = Field(default=None, max_length=2_048)
     metadata: Metadata = Field(default_factory=dict)
+
+
+class TranscriptSearchResult(ResponseModel):
+    """A call whose transcript contains every word of the query, with the segments that matched."""
+
+    object: Literal["transcript_search_result"] = "transcript_search_result"
+    call_id: str
+    agent_id: Optional[str] = None
+    number_id: Optional[str] = None
+    created: int
+    matches: list[TranscriptSegment] = Field(default_factory=list)
+    """The call's segments holding at least one of the query's words, in speaking order."""

@@ -60,3 +60,10 @@ def transcript(request: Request) -> Any:
     calls.get_call(request.scope, request.path["call_id"])  # 404 unless the call is the caller's
     # The whole transcript in one list (has_more false): segments are read in seq order.
     return transcripts.list_segments(request.scope.workspace_id, request.path["call_id"])
+
+
+@routes.operation("calls.extract")
+def extract(request: Request) -> Any:
+    from callingbox.core.extraction.reextract import request_extraction
+
+    return request_extraction(request.scope, request.path["call_id"], queues=request.queues)

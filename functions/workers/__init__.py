@@ -1,2 +1,2 @@
-"""The Lambda workers fed by SQS (dialer; later extraction and webhook delivery): plain Powertools
-handlers, because Chalice cannot report SQS batch item failures."""
+"""The Lambda workers (dialer, extraction, webhook delivery, sweeper): plain Powertools handlers,
+because Chalice cannot report SQS batch item failures or run on a custom schedule of ours."""

@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import re
 from dataclasses import dataclass, field
 from typing import Any, AsyncIterator, Callable, Mapping, Optional
 
-from . import builtin_answers as answers
+from callingbox.core.answers import Field, fields_of, parse_answer, question
+from callingbox.core.answers import words as _words
+
 from .llm import (
     Finished,
     LanguageModel,
@@ -30,34 +31,17 @@ from .llm import (
     ToolSpec,
 )
 
-__all__ = ["BuiltinDialogue", "Field", "WORDS_PER_DELTA", "fields_of", "question", "speech_hints"]
+__all__ = ["BuiltinDialogue", "Field", "WORDS_PER_DELTA", "fields_of", "question", "parse", "speech_hints"]
+
+# The field model, the questions and the answer rules are shared with the builtin extractor
+# (callingbox.core.answers), so that it finds exactly these questions in a transcript.
+parse = parse_answer
 
 WORDS_PER_DELTA = 4  # reply streamed in groups of this many words, like a model's token stream
 MAX_RETRIES = 1  # a field whose answer does not parse is asked again this many times, then skipped
 HINT_MAX_WORDS = 4  # context values longer than this are prose, not something a caller says back
 MAX_RESTARTS = 1  # "no, that's wrong" at the confirmation restarts collection at most this often
 DEFAULT_GREETING = "Hello, thanks for taking my call."
-_NAME_PREFIXES = ("caller_", "customer_", "contact_", "client_", "user_", "guest_", "patient_")
-_PREPOSITIONS = ("to", "on", "for", "at", "by")
-
-
-@dataclass(frozen=True)
-class Field:
-    """One ``returns`` field in the form the dialogue asks about."""
-
-    name: str
-    kind: str  # string | boolean | integer | number | date | datetime | enum
-    options: tuple[str, ...] = ()
-
-
-def fields_of(returns: Optional[Mapping[str, Any]]) -> list[Field]:
-    """The fields of a ``returns`` schema, shorthand or full JSON Schema, in declaration order."""
-    if not returns:
-        return []
-    if returns.get("type") == "object" and isinstance(returns.get("properties"), dict):
-        return [_field_from_schema(name, spec) for name, spec in returns["properties"].items()]
-    return [Field(name, "enum", tuple(kind)) if isinstance(kind, list) else Field(name, str(kind))
-            for name, kind in returns.items()]
 
 
 def speech_hints(agent: Mapping[str, Any], context: Optional[Mapping[str, Any]] = None) -> tuple[str, ...]:
@@ -71,79 +55,6 @@ def speech_hints(agent: Mapping[str, Any], context: Optional[Mapping[str, Any]] 
         if isinstance(value, str) and 0 < len(value.split()) <= HINT_MAX_WORDS:
             hints.append(value)
     return tuple(dict.fromkeys(hint for hint in hints if hint))
-
-
-def _field_from_schema(name: str, spec: Mapping[str, Any]) -> Field:
-    if isinstance(spec.get("enum"), list):
-        return Field(name, "enum", tuple(str(v) for v in spec["enum"] if v is not None))
-    types = spec.get("type", "string")
-    kind = next((t for t in ([types] if isinstance(types, str) else types) if t != "null"), "string")
-    if kind == "string" and spec.get("format") in ("date", "date-time"):
-        kind = "date" if spec["format"] == "date" else "datetime"
-    return Field(name, kind if kind in ("boolean", "integer", "number", "date", "datetime") else "string")
-
-
-def _words(name: str) -> str:
-    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", name).replace("_", " ").replace("-", " ").lower().strip()
-
-
-def question(f: Field) -> str:
-    """The natural-English question for a field, derived from its name and kind."""
-    name = f.name.lower()
-    words = _words(f.name)
-    if f.kind == "enum":
-        listed = ", ".join(_words(o) for o in f.options[:-1]) + f" or {_words(f.options[-1])}"
-        return f"Which best describes the {words}: {listed if len(f.options) > 1 else _words(f.options[0])}?"
-    if f.kind == "boolean":
-        if name == "confirmed" or name.endswith("_confirmed"):
-            subject = _words(name[: -len("confirmed")]) or "that"
-            return f"Is {'the ' + subject if subject != 'that' else subject} confirmed?"
-        for prefix, verb in (("is_", "Is it"), ("has_", "Do you have"), ("wants_", "Do you want"),
-                             ("needs_", "Do you need"), ("can_", "Can you"), ("will_", "Will you")):
-            if name.startswith(prefix):
-                return f"{verb} {_words(name[len(prefix):])}?"
-        return f"Regarding {words}, is that a yes or a no?"
-    if f.kind in ("date", "datetime"):
-        what = "date" if f.kind == "date" else "date and time"
-        *head, last = words.split()
-        if head and last in _PREPOSITIONS:
-            return f"What {what} would you like to {' '.join(head)} {last}?"
-        subject = re.sub(r"\s*\b(date|time|datetime|day)$", "", words) or "that"
-        return f"What {what} is the {subject}?"
-    if name == "name" or name.endswith("_name"):
-        for prefix in _NAME_PREFIXES:
-            name = name.removeprefix(prefix)
-        return f"Could you tell me your {_words(name)}?"
-    match = re.match(r"^(?:number_of|num|count_of)_(.+)$", name) or re.match(r"^(.+)_count$", name)
-    if match and f.kind in ("integer", "number"):
-        return f"How many {_words(match.group(1))}?"
-    return f"What is the {words}?"
-
-
-def parse(f: Field, text: str, today: dt.date) -> Any:
-    """The typed value of an answer to ``f``, or None when it does not parse."""
-    keys = answers.dtmf_digits(text)
-    if f.kind == "boolean":
-        return {"1": True, "2": False}.get(keys) if keys else answers.yes_no(text)
-    if f.kind in ("integer", "number"):
-        value = int(keys) if keys else answers.number(text)
-        if f.kind == "integer" and value is not None:
-            return int(value) if float(value).is_integer() else None
-        return value
-    if f.kind == "date":
-        found = answers.date(text, today)
-        return found.isoformat() if found else None
-    if f.kind == "datetime":
-        found = answers.date(text, today)
-        at = answers.time_of_day(text)
-        return dt.datetime.combine(found, at).isoformat() if found and at else None
-    if f.kind == "enum":
-        if keys and 1 <= int(keys) <= len(f.options):
-            return f.options[int(keys) - 1]
-        return answers.choice(text, f.options)
-    if keys:
-        return keys
-    return answers.free_text(text, is_name=f.name.lower() == "name" or f.name.lower().endswith("_name"))
 
 
 def spoken(value: Any, kind: str) -> str:

@@ -25,6 +25,10 @@ Key layout (``ws`` = workspace id)::
                                                                    dest "url" or a we_ id)
     ws#<ws>            we#<we id>                 WebhookEndpointItem
     ws#<ws>            webhook_secret             WebhookSecretItem (signs webhook_url deliveries)
+    word#<ws>#<word>   <call id>                  WordItem        (transcript search: one per word
+                                                                   per call, see .search_index)
+    jobs#extraction    extraction#<hash>          Powertools idempotency record of an extraction
+                                                  job (TTL; written by Powertools, no class here)
 
 Indexes (all sorted by SK; definitions in :mod:`callingbox.core.resources`)::
 
@@ -58,6 +62,7 @@ __all__ = [
     "DeliveryItem",
     "WebhookEndpointItem",
     "WebhookSecretItem",
+    "WordItem",
     "ALL_ITEMS",
     "ws_key",
 ]
@@ -279,6 +284,16 @@ class WebhookSecretItem(_Item):
     secret = UnicodeAttribute()
     previous_secret = UnicodeAttribute(null=True)
     previous_secret_expires_at = NumberAttribute(null=True)
+class WordItem(_Item):
+    """One normalized word of one call's transcript: the transcript search index.
+
+    The SK is the call id (time-sortable), so a word's calls come newest first and a creation-time
+    range is a key range; the attributes are what the search filters on and returns.
+    """
+
+    call_id = UnicodeAttribute()
+    agent_id = UnicodeAttribute(null=True)
+    number_id = UnicodeAttribute(null=True)
     created = NumberAttribute()
 
 
@@ -286,4 +301,5 @@ ALL_ITEMS: tuple[type[Model], ...] = (
     WorkspaceItem, ApiKeyItem, AgentItem, NumberItem, E164Item, RuleItem, CallItem, SegmentItem, IdempotencyItem,
     CallSidItem, PacerItem,
     EventItem, EventKeyItem, DeliveryItem, WebhookEndpointItem, WebhookSecretItem,
+    WordItem,
 )
