@@ -157,8 +157,13 @@ def _write_env(path: Path, values: dict[str, str]) -> None:
     path.chmod(0o600)
 
 
-def run_dev(host: str = "127.0.0.1", port: int = 8000) -> int:
-    """Run the local platform until interrupted; returns the process exit code."""
+def run_dev(host: str = "127.0.0.1", port: int = 8000, *, forward_webhooks: Optional[str] = None) -> int:
+    """Run the local platform until interrupted; returns the process exit code.
+
+    ``forward_webhooks``: a URL that receives every event of the dev workspace, signed (each
+    delivery is printed).
+    """
+    from ..core.settings import Settings
     from ..core.store.workspaces import create_workspace
     from .demo_numbers import seed_demo_numbers
 
@@ -169,35 +174,58 @@ def run_dev(host: str = "127.0.0.1", port: int = 8000) -> int:
         return 1
     workspace, api_key = create_workspace("dev")
     numbers = seed_demo_numbers(str(workspace["id"]))
+    forwarding = None
+    if forward_webhooks:
+        from ..core.errors import ApiError
+        from .webhook_forwarding import start_webhook_forwarding
+
+        try:
+            forwarding = start_webhook_forwarding(forward_webhooks, workspace_id=str(workspace["id"]),
+                                                  settings=Settings.from_env(stack.environment))
+        except ApiError as error:
+            print(f"callingbox dev: --forward-webhooks: {error}", file=sys.stderr)
+            stack.stop()
+            return 2
     values = {
         "CALLINGBOX_BASE_URL": stack.api_url,
         "CALLINGBOX_API_KEY": api_key,
-        **{name: value for name, value in stack.environment.items() if name.startswith(("CALLINGBOX_", "AWS_"))},
+        **{name: value for name, value in stack.environment.items()
+           if name.startswith(("CALLINGBOX_", "AWS_", "TWILIO_"))},
     }
     _write_env(ENV_FILE, values)
     listed = "\n".join(f"    {n['id']:<10} {n['number']}" for n in numbers)
+    inbound = next((n["number"] for n in numbers if n["id"] == "pn_xyz789"), "+14155550102")
+    forwarded = f"\nEvery event of the dev workspace is POSTed, signed, to {forward_webhooks}.\n" if forwarding else ""
     print(
         f"""
-CallingBox is running locally (embedded AWS emulation at {stack.aws.endpoint_url}).
+CallingBox is running locally: API {stack.api_url}, voice gateway {stack.environment.get("CALLINGBOX_GATEWAY_URL")},
+local Twilio stand-in {stack.environment.get("CALLINGBOX_TWILIO_API_URL")}, embedded AWS {stack.aws.endpoint_url}.
 
   CALLINGBOX_BASE_URL={stack.api_url}
   CALLINGBOX_API_KEY={api_key}
+  CALLINGBOX_VOICE_URL={stack.environment.get("CALLINGBOX_VOICE_URL")}   (inbound voice webhook, Twilio-signed)
+  TWILIO_ACCOUNT_SID / TWILIO_AUTH_TOKEN: the local carrier's (all in {ENV_FILE})
 
-  (both written to {ENV_FILE}; `set -a; . {ENV_FILE}; set +a` loads them into a shell)
+  `set -a; . {ENV_FILE}; set +a` loads them into a shell.
 
 Sample numbers in the dev workspace:
 {listed}
 
-Try it:
+Place a first call (the local phone network answers +15550100001 as a person who says "yes";
++15550100002 is voicemail, 0003 busy, 0004 no answer, 0005 fails):
   set -a; . {ENV_FILE}; set +a
-  python -c 'from callingbox import Callingbox; c = Callingbox(); \\
+  python -c 'import time; from callingbox import Callingbox; c = Callingbox(); \\
 a = c.agents.create(name="Reminders", type="outbound", instructions="Confirm the appointment.", \\
-returns={{"confirmed": "boolean"}}, number_ids=["pn_abc123"], primary_number_id="pn_abc123"); \\
-print(c.calls.create(agent_id=a.id, to="+14155550199").status)'
+first_message="Hi, this is Bright Smiles Dental.", returns={{"confirmed": "boolean"}}, \\
+number_ids=["pn_abc123"], primary_number_id="pn_abc123"); call = c.calls.create(agent_id=a.id, to="+15550100001"); \\
+time.sleep(25); call = c.calls.retrieve(call.id); print(call.status, call.end_reason, call.result)'
   callingbox calls list
 
-Placing a call queues it for dialing; the dialer, voice gateway and local carrier are not part of
-this build yet, so calls stay queued. Ctrl-C stops everything (state lives in memory).
+Ring an inbound agent's number (create an inbound agent with number_ids=["pn_xyz789"] first):
+  callingbox phone ring {inbound} --from +14155550999 --say "Hi, I would like to book a cleaning."
+  callingbox phone ring {inbound} --from +14155550999 --interactive     (type the caller's lines)
+{forwarded}
+Ctrl-C stops everything (state lives in memory).
 """,
         flush=True,
     )
@@ -205,6 +233,8 @@ this build yet, so calls stay queued. Ctrl-C stops everything (state lives in me
     signal.signal(signal.SIGINT, lambda *_: stopped.set())
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
     stopped.wait()
+    if forwarding is not None:
+        forwarding.stop()
     stack.stop()
     print("callingbox dev: stopped", flush=True)
     return 0
