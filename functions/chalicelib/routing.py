@@ -11,12 +11,13 @@ from typing import Any, Callable, Optional
 
 from chalice import Blueprint, Response
 
-from callingbox.core.errors import ApiError, InvalidRequest, NotFound, UnsupportedMediaType
+from callingbox.core.errors import ApiError, Conflict, InvalidRequest, NotFound, UnsupportedMediaType
 from callingbox.core.observability import get_logger, get_metrics
 from callingbox.core.operations import Operation, operation
 from callingbox.core.pagination import Page
 from callingbox.core.scope import Scope
 from callingbox.core.store import idempotency
+from callingbox.core.store.conditions import VersionConflict
 from callingbox.core.validation import parse_json
 
 from . import runtime
@@ -163,6 +164,12 @@ class Routes:
             self._count_error(spec, error.code)
             logger.info("request refused", extra={"status": error.status, "code": error.code, "param": error.param})
             return _error_response(error, request_id)
+        except VersionConflict:
+            # A write lost a race its handler did not retry: the client may simply try again.
+            self._count_error(spec, "concurrent_update")
+            logger.warning("request lost a concurrent write")
+            return _error_response(Conflict("the resource changed while this request ran; retry",
+                                            code="concurrent_update", permanent=False), request_id)
         except Exception:
             self._count_error(spec, "internal_error")
             logger.exception("request failed")
