@@ -114,14 +114,23 @@ def test_an_inbound_call_is_answered_by_the_numbers_inbound_agent(api: Any, work
     number = api.get("/v1/numbers/pn_xyz789").json()["number"]
     caller = unique_e164()
     sid = local_stack.carrier.ring(number, caller, lines=["Hello, my name is Ann."])
-    record = local_stack.carrier.wait_for_call(sid, "completed", timeout=60)
+    listed: list[dict[str, Any]] = []
+    deadline = time.monotonic() + 30
+    while not listed:
+        assert time.monotonic() < deadline, "no inbound call record"
+        listed = api.get(f"/v1/agents/{agent['id']}/calls").json()["data"]
+        time.sleep(0.25)
+    call_id = listed[0]["id"]
+    # the agent speaks first on an inbound call; once it has, end the call from the API
+    _wait(api, call_id, lambda c: any(s["party"] == "agent" for s in list_segments(workspace.id, call_id)))
+    assert api.post(f"/v1/calls/{call_id}/hangup").status_code == 200
+    record = local_stack.carrier.wait_for_call(sid, "completed", timeout=30)
     assert "in-progress" in record.statuses
-    listed = api.get(f"/v1/agents/{agent['id']}/calls").json()["data"]
-    assert len(listed) == 1
-    call = _wait(api, listed[0]["id"], lambda c: c["status"] in TERMINAL)
+    call = _wait(api, call_id, lambda c: c["status"] in TERMINAL)
     assert (call["direction"], call["from_number"], call["to_number"]) == ("inbound", caller, number)
-    assert call["status"] == "completed" and call["agent_snapshot"]["instructions"] == "Help callers."
-    assert any(s["party"] == "agent" for s in list_segments(workspace.id, call["id"]))
+    assert (call["status"], call["end_reason"]) == ("completed", "api_hangup")
+    assert call["agent_snapshot"]["instructions"] == "Help callers."
+    assert len(api.get(f"/v1/agents/{agent['id']}/calls").json()["data"]) == 1
 
 
 def test_a_number_without_an_inbound_agent_rejects_the_call(api: Any, local_stack: Any) -> None:
