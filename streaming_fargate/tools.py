@@ -17,8 +17,6 @@ followed.
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import ipaddress
 import json
 import socket
@@ -48,9 +46,11 @@ class ToolCallError(Exception):
 
 
 def sign_tool_request(secret: bytes, body: bytes, timestamp: int) -> str:
-    """The ``CallingBox-Signature`` value for ``body`` sent at ``timestamp`` (unix seconds)."""
-    digest = hmac.new(secret, f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
-    return f"t={timestamp},v1={digest}"
+    """The ``CallingBox-Signature`` value for ``body`` sent at ``timestamp`` (unix seconds): the same
+    scheme as webhook deliveries (:mod:`callingbox.core.signing`), so one verifier serves both."""
+    from callingbox.core.signing import sign
+
+    return sign(secret, body, timestamp=timestamp)
 
 
 async def _resolve(host: str, port: int) -> list[str]:
