@@ -73,8 +73,10 @@ ACCESS: dict[str, Access] = {
     "extraction": Access(sends=("webhooks",), puts_events=True, bedrock=True),
     # Delivers signed webhooks; a failed attempt is re-queued with backoff.
     "webhooks": Access(sends=("webhooks",)),
-    # Ends calls whose heartbeat stopped (hanging up at the carrier), queues their post-call work.
-    "sweeper": Access(sends=("extraction", "webhooks"), puts_events=True, twilio=True),
+    # Ends calls whose gateway stopped reporting (a table write) and announces call.failed (the
+    # event stored, put on the bus, its fan-out queued). No carrier: a lost stream's call is hung
+    # up by the carrier's own <Connect action>; no post-call work for a failed call.
+    "sweeper": Access(sends=("webhooks",), puts_events=True),
     # Runs the conversation: writes the transcript and recording, queues extraction when the call ends.
     "gateway": Access(sends=("extraction", "webhooks"), puts_events=True, bedrock=True, recordings="write"),
 }
@@ -123,7 +125,7 @@ class CallingBox(Construct):
             project_dir=bundles.api_project,
             scratch_dir=scratch_dir,
             environment=lambda_environment(config, api_names, component="api",
-                                           signing_secret_arn=self.secrets.stream_token.secret_arn),
+                                           signing_secret_arn=self._signing_secret_arn("api")),
             domain=domain,
             log_retention=retention,
             packaging_region=config.region or "us-east-1",
@@ -138,7 +140,7 @@ class CallingBox(Construct):
             asset_dir=bundles.workers,
             queues=self.messaging.queues,
             environment={spec.name: lambda_environment(config, names, component=spec.name,
-                                                        signing_secret_arn=self.secrets.stream_token.secret_arn)
+                                                        signing_secret_arn=self._signing_secret_arn(spec.name))
                          for spec in WORKERS},
             log_retention=retention,
         )
@@ -160,6 +162,10 @@ class CallingBox(Construct):
         )
 
     # -- building blocks ---------------------------------------------------------------------
+
+    def _signing_secret_arn(self, component: str) -> Optional[str]:
+        """The stream-token key's secret ARN for a component that signs stream tokens, else ``None``."""
+        return self.secrets.stream_token.secret_arn if ACCESS[component].stream_token_key else None
 
     def _names(self, *, public_api_url: Optional[str]) -> RuntimeResources:
         return RuntimeResources(

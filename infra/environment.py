@@ -14,18 +14,20 @@ from .config import DeployConfig
 from .metrics import NAMESPACE, service_name
 
 __all__ = ["RuntimeResources", "core_environment", "lambda_environment", "gateway_environment",
-           "queue_url_variable", "LAMBDA_ONLY", "GATEWAY_PORT", "GATEWAY_DRAIN_SECONDS", "STREAM_PATH"]
+           "queue_url_variable", "LAMBDA_ONLY", "SIGNING_SECRET_ARN", "GATEWAY_PORT", "GATEWAY_DRAIN_SECONDS",
+           "STREAM_PATH"]
 
 GATEWAY_PORT = 8080
 # Fargate kills a task at most 120 s after SIGTERM (the stop timeout's ceiling): drain for less.
 GATEWAY_DRAIN_SECONDS = 110
 STREAM_PATH = "/stream"
 
+# Names the stream-token key's secret (``Settings.signing_secret_arn``): the functions that sign
+# stream tokens read it on first use; the gateway gets the value itself as an ECS secret
+# (``CALLINGBOX_STREAM_TOKEN_SECRET``).
 SIGNING_SECRET_ARN = "CALLINGBOX_SIGNING_SECRET_ARN"
-LAMBDA_ONLY = (SIGNING_SECRET_ARN, "POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE")
-"""Variables set on the Lambda functions that the settings factories do not read (yet):
-``CALLINGBOX_SIGNING_SECRET_ARN`` names the stream-token key's secret (the functions read it at
-run time; the gateway gets the value itself as ``CALLINGBOX_STREAM_TOKEN_SECRET``)."""
+LAMBDA_ONLY = ("POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE")
+"""Variables set on the Lambda functions that the settings factories do not read (Powertools does)."""
 
 
 def queue_url_variable(name: str) -> str:
@@ -69,14 +71,17 @@ def core_environment(config: DeployConfig, names: RuntimeResources) -> dict[str,
 
 
 def lambda_environment(config: DeployConfig, names: RuntimeResources, *, component: str,
-                       signing_secret_arn: str) -> dict[str, str]:
-    """A Lambda function's environment: the core settings, the signing key's secret ARN, Powertools."""
-    return {
+                       signing_secret_arn: Optional[str] = None) -> dict[str, str]:
+    """A Lambda function's environment: the core settings, Powertools, and the stream-token key's
+    secret ARN for a function that signs stream tokens (``None``: one that does not)."""
+    environment = {
         **core_environment(config, names),
-        SIGNING_SECRET_ARN: signing_secret_arn,
         "POWERTOOLS_SERVICE_NAME": service_name(component),
         "POWERTOOLS_METRICS_NAMESPACE": NAMESPACE,
     }
+    if signing_secret_arn is not None:
+        environment[SIGNING_SECRET_ARN] = signing_secret_arn
+    return environment
 
 
 def gateway_environment(config: DeployConfig, names: RuntimeResources) -> dict[str, str]:

@@ -6,7 +6,10 @@ See :mod:`streaming_fargate.settings` for the variables (host, port, drain time,
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
+
+from callingbox.core.observability import SERVICE_VARIABLE, service_name
 
 from .server import Gateway, tune_runtime
 from .settings import GatewaySettings, MissingSecret
@@ -14,6 +17,9 @@ from .settings import GatewaySettings, MissingSecret
 
 def main() -> int:
     """Serve until SIGTERM or SIGINT; returns the exit status."""
+    # Powertools' service for what this process publishes without naming one (the CallStatus
+    # counts of the status writes the gateway makes), as infra sets it on each Lambda function.
+    os.environ.setdefault(SERVICE_VARIABLE, service_name("gateway"))
     try:
         settings = GatewaySettings.from_env()
     except (MissingSecret, ValueError) as error:

@@ -13,6 +13,9 @@
   webhook redirects a call there when a machine answered); any other value is refused with 1008.
 * SIGTERM (or :meth:`Gateway.drain`) stops accepting streams and lets live calls go on for up to
   the drain time; calls still running then end as ``failed`` (``error:gateway_shutdown``).
+* From :meth:`Gateway.start` until the drain ends, the live-call count is published as the
+  ``ActiveCalls`` metric (service ``callingbox-gateway``) on start and every
+  ``metrics_interval_seconds``: the deployment's autoscaling tracks its average per task.
 
 Everything blocking (the call lookup) runs in a thread; malformed messages are skipped; a stream
 that drops leaves no task behind (each conversation cancels and awaits its own, bounded).
@@ -33,7 +36,7 @@ from callingbox.core.call_states import CallStatus, is_terminal
 from callingbox.core.clock import now_s
 from callingbox.core.errors import NotFound
 from callingbox.core.media.protocol import Start, parse
-from callingbox.core.observability import get_logger
+from callingbox.core.observability import ACTIVE_CALLS_METRIC, emit_metric, get_logger, service_name
 from callingbox.core.settings import Settings
 from callingbox.core.stream_tokens import InvalidStreamToken, StreamClaims, verify_stream_token
 
@@ -148,6 +151,7 @@ class Gateway:
         )
         self.port = int(next(iter(self._server.sockets)).getsockname()[1])
         self._log.info("voice gateway listening", extra={"host": self.settings.host, "port": self.port})
+        self._spawn(self._publish_active_calls(), "active-calls-metric")
 
     async def serve(self) -> None:
         """Run until SIGTERM or SIGINT has drained the server."""
@@ -197,6 +201,22 @@ class Gateway:
             await self._http.aclose()
         self.stopped.set()
         self._log.info("voice gateway stopped")
+
+    def publish_active_calls(self) -> int:
+        """Publish the live-call count (the ``ActiveCalls`` metric) now; returns it."""
+        count = len(self.conversations)
+        try:
+            emit_metric(ACTIVE_CALLS_METRIC, count, service=service_name("gateway"))
+        except Exception as error:  # noqa: BLE001 - telemetry never breaks the server
+            self._log.warning("ActiveCalls not published", extra={"error": repr(error)})
+        return count
+
+    async def _publish_active_calls(self) -> None:
+        # Until the drain cancels it (with the other background tasks); a draining task still
+        # reports its remaining calls.
+        while True:
+            self.publish_active_calls()
+            await asyncio.sleep(self.settings.metrics_interval_seconds)
 
     @property
     def open_streams(self) -> int:

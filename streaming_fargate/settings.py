@@ -20,6 +20,9 @@ variable                                    meaning                             
 ``CALLINGBOX_SILENCE_REPROMPT_SECONDS``     nobody speaks this long: the agent re-prompts  8
 ``CALLINGBOX_SILENCE_MAX_REPROMPTS``        re-prompts before hanging up for silence       2
 ``CALLINGBOX_HEARTBEAT_SECONDS``            how often a live call reports to the sweeper   5
+``CALLINGBOX_METRICS_INTERVAL_SECONDS``     how often the task publishes its live-call     30
+                                            count (``ActiveCalls``: the autoscaling
+                                            tracks it per minute)
 ==========================================  =============================================  =========
 """
 
@@ -40,6 +43,9 @@ __all__ = ["GatewaySettings", "TurnTaking", "MissingSecret"]
 DEFAULT_DRAIN_SECONDS = 110.0
 # The sweeper's interval (callingbox.core.sweeper.HEARTBEAT_INTERVAL_S); one small write per call.
 DEFAULT_HEARTBEAT_SECONDS = 5.0
+# Twice per one-minute metric period, so that every period has a value from every task even when
+# a publication is late (the autoscaling averages ActiveCalls over one minute).
+DEFAULT_METRICS_INTERVAL_SECONDS = 30.0
 
 
 class MissingSecret(ValueError):
@@ -81,6 +87,7 @@ class GatewaySettings:
     tool_signing_secret: bytes = b""
     tool_timeout_seconds: float = TOOL_TIMEOUT_S
     heartbeat_seconds: float = DEFAULT_HEARTBEAT_SECONDS
+    metrics_interval_seconds: float = DEFAULT_METRICS_INTERVAL_SECONDS
     turn_taking: TurnTaking = field(default_factory=TurnTaking)
 
     @classmethod
@@ -104,6 +111,8 @@ class GatewaySettings:
             tool_signing_secret=env.get("CALLINGBOX_TOOL_SIGNING_SECRET", "").encode(),
             tool_timeout_seconds=float(env.get("CALLINGBOX_TOOL_TIMEOUT_SECONDS", TOOL_TIMEOUT_S)),
             heartbeat_seconds=float(env.get("CALLINGBOX_HEARTBEAT_SECONDS", DEFAULT_HEARTBEAT_SECONDS)),
+            metrics_interval_seconds=float(env.get("CALLINGBOX_METRICS_INTERVAL_SECONDS",
+                                                   DEFAULT_METRICS_INTERVAL_SECONDS)),
             turn_taking=TurnTaking(
                 endpoint_silence_ms=int(env.get("CALLINGBOX_ENDPOINTING_SILENCE_MS", defaults.endpoint_silence_ms)),
                 reprompt_after_s=float(env.get("CALLINGBOX_SILENCE_REPROMPT_SECONDS", defaults.reprompt_after_s)),

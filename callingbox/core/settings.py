@@ -48,7 +48,11 @@ class Settings:
     # The voice gateway's public websocket URL (wss://… deployed, ws://127.0.0.1:… locally).
     gateway_url: str = ""
     # HMAC key of the stream tokens (shared by the dialer/webhooks that sign and the gateway).
+    # Read it through callingbox.core.signing_keys.stream_token_key: the value itself (local
+    # stack, tests, the gateway's ECS secret), else the Secrets Manager secret (a plain string)
+    # named by signing_secret_arn (the deployed Lambda functions).
     stream_token_secret: str = ""
+    signing_secret_arn: str = ""
     # Dialer pacing: account calls per second and live calls per workspace.
     dial_cps: float = 1.0
     max_concurrent_calls: int = 100
@@ -89,6 +93,7 @@ class Settings:
             public_api_url=env.get("CALLINGBOX_PUBLIC_API_URL", "").rstrip("/"),
             gateway_url=env.get("CALLINGBOX_GATEWAY_URL", ""),
             stream_token_secret=env.get("CALLINGBOX_STREAM_TOKEN_SECRET", ""),
+            signing_secret_arn=env.get("CALLINGBOX_SIGNING_SECRET_ARN", ""),
             dial_cps=float(env.get("CALLINGBOX_DIAL_CPS", "1")),
             max_concurrent_calls=int(env.get("CALLINGBOX_MAX_CONCURRENT_CALLS", "100")),
             ring_timeout_seconds=int(env.get("CALLINGBOX_RING_TIMEOUT_SECONDS", "30")),

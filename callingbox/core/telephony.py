@@ -46,6 +46,7 @@ from .ids import new_id
 from .observability import get_logger
 from .routing import InboundAction, InboundDecision, resolve_webhook_reply, route_inbound
 from .settings import Settings
+from .signing_keys import stream_token_key
 from .store import calls as call_store
 from .stream_tokens import sign_stream_token
 from .telephony_urls import (
@@ -244,8 +245,12 @@ def stream_twiml(settings: Settings, workspace_id: str, call_id: str, *, mode: O
     Parameters ``token`` (a fresh stream token) and ``call_id``, plus ``mode`` when set
     (``voicemail``). ``with_action``: when the stream ends the carrier asks ``after_stream``
     what to do next (transfer or hang up).
+
+    Raises :class:`~callingbox.core.errors.ServiceUnavailable` when the stream-token key
+    (:func:`~callingbox.core.signing_keys.stream_token_key`) or the public API URL is missing or
+    cannot be read.
     """
-    token = sign_stream_token(settings.stream_token_secret.encode(), workspace_id=workspace_id, call_id=call_id)
+    token = sign_stream_token(stream_token_key(settings), workspace_id=workspace_id, call_id=call_id)
     parameters = {"token": token, "call_id": call_id}
     if mode:
         parameters["mode"] = mode

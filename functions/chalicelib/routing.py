@@ -191,7 +191,9 @@ class Routes:
         _check_path(path)
         raw_body = request.raw_body or b""
         _check_content_type(headers.get("content-type"), raw_body)
-        call = Request(Scope(workspace_id, rt.settings), path, query, raw_body, request_id)
+        # Per request: without a configured public URL, the one API Gateway reports (numbers give
+        # it to the carrier as their voice URL).
+        call = Request(Scope(workspace_id, rt.settings_for(request.context)), path, query, raw_body, request_id)
         key = headers.get(IDEMPOTENCY_HEADER) if spec.method == "POST" and spec.authenticated else None
         if key is None:
             return _json(_render(handler(call)), 200, request_id)

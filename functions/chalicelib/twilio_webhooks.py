@@ -2,9 +2,11 @@
 :mod:`callingbox.core.telephony_urls`).
 
 No API key here: every request must carry a valid ``X-Twilio-Signature`` over the exact public URL
-the carrier called (``CALLINGBOX_PUBLIC_API_URL`` + the path) and the form fields. A missing or
-forged signature is a 403 ``permission_error`` / ``invalid_signature``, checked before anything is
-read or written.
+the carrier called (``CALLINGBOX_PUBLIC_API_URL`` + the path; without that variable, the URL API
+Gateway reports in the request context: :meth:`runtime.Runtime.settings_for`) and the form fields.
+A missing or forged signature is a 403 ``permission_error`` / ``invalid_signature``, checked
+before anything is read or written. The handlers get the same per-request settings, so the URLs
+they give the carrier (``<Connect action>``, ``<Dial action>``) are on the host it called.
 """
 
 from __future__ import annotations
@@ -38,7 +40,8 @@ FORM = ["application/x-www-form-urlencoded"]
 SIGNATURE_HEADER = "x-twilio-signature"
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response />'
 
-Handler = Callable[[FormParams, "runtime.Runtime"], Optional[str]]
+Handler = Callable[[FormParams, "runtime.Runtime", Settings], Optional[str]]
+"""``(form, runtime, this request's settings) -> TwiML or None`` (``None``: an empty ``<Response/>``)."""
 
 
 class InvalidSignature(ApiError):
@@ -94,15 +97,16 @@ def _serve(path: str, handle: Handler) -> Response:
     logger.set_correlation_id(request_id)
     try:
         rt = runtime.current()
+        settings = rt.settings_for(context)
         params = parse_form(request.raw_body)
         query = urlencode(list((request.query_params or {}).items()))
-        url = public_url(rt.settings, path, query)  # 503 public_url_not_configured without one
+        url = public_url(settings, path, query)  # 503 public_url_not_configured without one
         signature = (request.headers or {}).get(SIGNATURE_HEADER)
-        if not is_valid_signature(_auth_token(rt.settings), url, params, signature):
+        if not is_valid_signature(_auth_token(settings), url, params, signature):
             logger.warning("carrier webhook refused: bad signature", extra={"path": path, "signed": bool(signature)})
             raise InvalidSignature("X-Twilio-Signature is missing or does not match this request",
                                    param="X-Twilio-Signature")
-        twiml = handle(params, rt)
+        twiml = handle(params, rt, settings)
     except ApiError as error:
         return _error(error, request_id)
     except Exception:
@@ -117,7 +121,7 @@ def voice() -> Response:
     """A number's voice URL: route the inbound call and answer (<Connect><Stream>) or refuse it."""
     from callingbox.core.telephony import answer_inbound
 
-    return _serve(VOICE_PATH, lambda params, rt: answer_inbound(params, settings=rt.settings).twiml)
+    return _serve(VOICE_PATH, lambda params, rt, settings: answer_inbound(params, settings=settings).twiml)
 
 
 @bp.route(NUMBER_STATUS_PATH, methods=["POST"], content_types=FORM)
@@ -125,7 +129,7 @@ def number_status() -> Response:
     """A number's status callback (inbound calls)."""
     from callingbox.core.telephony import apply_number_status
 
-    def handle(params: FormParams, rt: Any) -> None:
+    def handle(params: FormParams, rt: Any, settings: Settings) -> None:
         _announce(rt, None, apply_number_status(params, queues=rt.queues))
 
     return _serve(NUMBER_STATUS_PATH, handle)
@@ -136,7 +140,7 @@ def call_status(workspace_id: str, call_id: str) -> Response:
     """An outbound call's status callback."""
     from callingbox.core.telephony import apply_status
 
-    def handle(params: FormParams, rt: Any) -> None:
+    def handle(params: FormParams, rt: Any, settings: Settings) -> None:
         _announce(rt, workspace_id, apply_status(workspace_id, call_id, params, queues=rt.queues))
 
     return _serve(call_hook_path(workspace_id, call_id, "status"), handle)
@@ -147,8 +151,8 @@ def call_amd(workspace_id: str, call_id: str) -> Response:
     """The asynchronous answering-machine detection result."""
     from callingbox.core.telephony import apply_amd
 
-    def handle(params: FormParams, rt: Any) -> None:
-        _announce(rt, workspace_id, apply_amd(workspace_id, call_id, params, settings=rt.settings, carrier=rt.carrier))
+    def handle(params: FormParams, rt: Any, settings: Settings) -> None:
+        _announce(rt, workspace_id, apply_amd(workspace_id, call_id, params, settings=settings, carrier=rt.carrier))
 
     return _serve(call_hook_path(workspace_id, call_id, "amd"), handle)
 
@@ -159,7 +163,7 @@ def call_after_stream(workspace_id: str, call_id: str) -> Response:
     from callingbox.core.telephony import after_stream
 
     return _serve(call_hook_path(workspace_id, call_id, "after_stream"),
-                  lambda params, rt: after_stream(workspace_id, call_id, params, settings=rt.settings))
+                  lambda params, rt, settings: after_stream(workspace_id, call_id, params, settings=settings))
 
 
 @bp.route("/twilio/calls/{workspace_id}/{call_id}/transfer_status", methods=["POST"], content_types=FORM)
@@ -168,4 +172,4 @@ def call_transfer_status(workspace_id: str, call_id: str) -> Response:
     from callingbox.core.telephony import record_transfer_outcome
 
     return _serve(call_hook_path(workspace_id, call_id, "transfer_status"),
-                  lambda params, rt: record_transfer_outcome(workspace_id, call_id, params))
+                  lambda params, rt, settings: record_transfer_outcome(workspace_id, call_id, params))

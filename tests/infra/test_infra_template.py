@@ -213,6 +213,47 @@ def test_api_and_gateway_send_only_to_their_queues(resources: dict) -> None:
         assert touched == {"send": {names.QUEUES[name].name for name in ACCESS[component].sends}, "consume": set()}
 
 
+def _secret_id(resources: dict, description_part: str) -> str:
+    (found,) = [secret_id for secret_id, secret in of_type(resources, "AWS::SecretsManager::Secret").items()
+                if description_part in secret["Properties"]["Description"]]
+    return found
+
+
+def _secrets_read(resources: dict, role_id: str) -> set[str]:
+    return {ref for statement in role_statements(resources, role_id)
+            if "secretsmanager:GetSecretValue" in as_list(statement["Action"])
+            for ref in refers_to(statement["Resource"])}
+
+
+def test_only_the_functions_that_sign_stream_tokens_are_given_the_key(resources: dict) -> None:
+    from infra.environment import SIGNING_SECRET_ARN
+
+    stream_key = _secret_id(resources, "stream tokens")
+    # The voice webhook (API) and the dialer sign stream tokens (callingbox.core.signing_keys)
+    signers = {"api", "dialer"}
+    functions = {"api": "APIHandler", **{spec.name: _function_id(resources, spec.handler) for spec in WORKERS}}
+    for name, function_id in functions.items():
+        variables = resources[function_id]["Properties"]["Environment"]["Variables"]
+        role_id = _role_of_function(resources, function_id)
+        if name in signers:
+            assert refers_to(variables[SIGNING_SECRET_ARN]) == {stream_key}, name
+            assert stream_key in _secrets_read(resources, role_id), name
+        else:
+            assert SIGNING_SECRET_ARN not in variables, name
+            assert stream_key not in _secrets_read(resources, role_id), name
+
+
+def test_the_sweeper_may_only_write_the_table_announce_and_queue_fan_outs(resources: dict) -> None:
+    # It ends calls in the table and announces call.failed (event stored, put on the bus, fan-out
+    # queued): no carrier credentials, no extraction, no key.
+    role_id = _role_of_function(resources, _function_id(resources, "workers.sweeper.handler"))
+    assert _secrets_read(resources, role_id) == set()
+    assert _queues_touched(resources, role_id) == {"send": {names.QUEUES["webhooks"].name}, "consume": set()}
+    actions = {action for statement in role_statements(resources, role_id) for action in as_list(statement["Action"])}
+    assert "events:PutEvents" in actions
+    assert {action.split(":")[0] for action in actions} <= {"dynamodb", "kms", "sqs", "events", "logs"}
+
+
 def test_every_function_reaches_the_table_and_its_indexes_by_name(resources: dict) -> None:
     (table_id,) = of_type(resources, "AWS::DynamoDB::Table")
     index_names = {index["IndexName"] for index in names.table_definition()["GlobalSecondaryIndexes"]}

@@ -51,7 +51,7 @@ from typing import Any, Callable, Optional
 from ..call_events import announce
 from ..call_states import CallStatus
 from ..carrier.base import Carrier, CarrierError, DialRequest
-from ..errors import NotFound
+from ..errors import NotFound, ServiceUnavailable
 from ..observability import get_logger
 from ..settings import Settings
 from ..store import calls as call_store
@@ -86,7 +86,8 @@ class Dialer:
     """Dials queued calls (see the module docstring).
 
     Parameters:
-        settings: public_api_url (callbacks), gateway_url and stream_token_secret (the TwiML).
+        settings: public_api_url (callbacks), gateway_url and the stream-token key (the TwiML:
+            ``stream_token_secret``, or the secret ``signing_secret_arn`` names).
         carrier: the carrier port, or a zero-argument function building it on first use.
         requeue: puts a copy of a job back on the dial queue with a delay in seconds.
         pacer: the shared calls-per-second slots.
@@ -198,7 +199,14 @@ class Dialer:
             doc = call_store.get_call(job.workspace_id, job.call_id).doc
             if doc["status"] != CallStatus.QUEUED.value:
                 return DialResult(DialOutcome.SKIPPED, job.call_id, reason=f"status_{doc['status']}")
-        request = self._request(job, doc)
+        try:
+            request = self._request(job, doc)
+        except ServiceUnavailable as error:
+            # The stream-token key or the public URL is missing or unreadable: nothing reached the
+            # carrier, so the claim goes and the job is retried (a setting that stays missing
+            # takes the job to the dead-letter queue, whose alarm tells the operator).
+            dial_store.release_dial(job.workspace_id, job.call_id, attempt_id)
+            raise DialRetryable(f"call {job.call_id} cannot be dialed yet: {error.message}") from error
         try:
             sid = self.carrier.dial(request)
         except CarrierError as error:

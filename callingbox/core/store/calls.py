@@ -8,6 +8,11 @@ Besides its document, a call item carries three attributes the status writes kee
   enters in_progress seeds it with its own time if no heartbeat came yet, so a call whose gateway
   never connects still goes stale and is swept (:mod:`callingbox.core.sweeper`).
 - ``recording_key`` (:func:`set_recording_key`) names the call's recording in the bucket.
+
+Every status a call enters (its first, on insert, and each move a conditional write made) counts
+once in the ``CallStatus`` metric (:data:`callingbox.core.observability.CALL_STATUS_METRIC`). It is
+counted here because only this write knows that the move happened, exactly once: the writers'
+repeats and lost races change nothing and count nothing.
 """
 
 from __future__ import annotations
@@ -111,7 +116,21 @@ def insert_call(workspace_id: str, doc: dict[str, Any]) -> CallRecord:
         if is_condition_failure(error):
             raise Conflict(f"call {doc['id']} already exists", code="call_exists") from error
         raise
+    _count_status(doc["status"])
     return CallRecord(raw, doc["status"], 1)
+
+
+def _count_status(status: str) -> None:
+    """One ``CallStatus`` count for ``status``; telemetry never fails the write it follows."""
+    try:
+        from ..observability import CALL_STATUS_METRIC, emit_metric
+
+        emit_metric(CALL_STATUS_METRIC, 1, dimensions={"status": status})
+    except Exception as error:  # noqa: BLE001
+        from ..observability import get_logger
+
+        get_logger("store").warning("call status metric not published", extra={"status": status,
+                                                                                  "error": repr(error)})
 
 
 def get_call(workspace_id: str, call_id: str) -> CallRecord:
@@ -230,6 +249,8 @@ def update_call(workspace_id: str, call_id: str, change: Callable[[dict[str, Any
             if is_condition_failure(error):
                 continue
             raise
+        if target != record.status:
+            _count_status(target)
         return Transition(proposed, True)
     raise Conflict("the call is being updated concurrently; retry", code="concurrent_update", permanent=False)
 
