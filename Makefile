@@ -19,7 +19,7 @@ dev: install
 
 ## make test: the whole test suite
 test: install
-	$(PY) -m pytest
+	$(PY) -m pytest -n 2 --dist loadfile
 
 ## make bench: every benchmark; figures printed and written to benchmarks/results.json
 bench: install
