@@ -137,6 +137,9 @@ class WarmApi:
     table: str
     dial_queue_url: str
     call_item: dict[str, Any]
+    events: Any = None
+    bus: str = ""
+    webhooks_queue_url: str = ""
 
     # ---- requests through the app -------------------------------------------------------------
 
@@ -182,7 +185,10 @@ class WarmApi:
         return {"PK": {"S": f"ws#{self.workspace_id}"}, "SK": {"S": sort_key}}
 
     def baseline_create(self) -> float:
-        """The six AWS calls of a create with an Idempotency-Key, as bare boto3 calls; milliseconds."""
+        """The AWS calls of a create with an Idempotency-Key, as bare boto3 calls; milliseconds.
+
+        Six for the call itself, four for its ``call.queued`` event (stored with its dedupe key in
+        one transaction, put on the bus, fan-out job, published flag)."""
         from callingbox.core.ids import new_id
 
         call_id = new_id("call")
@@ -205,6 +211,22 @@ class WarmApi:
         self.dynamodb.put_item(TableName=self.table, Item=item, ConditionExpression="attribute_not_exists(PK)")
         self.sqs.send_message(QueueUrl=self.dial_queue_url,
                               MessageBody=json.dumps({"workspace_id": self.workspace_id, "call_id": call_id}))
+        # call.queued: the event and its dedupe key in one transaction, the bus, the fan-out job, the flag
+        event_id = new_id("evt")
+        event_key = self._key(f"evt#{event_id}")
+        self.dynamodb.transact_write_items(TransactItems=[
+            {"Put": {"TableName": self.table, "Item": {**event_key, "doc": item["doc"]},
+                     "ConditionExpression": "attribute_not_exists(PK)"}},
+            {"Put": {"TableName": self.table, "Item": {**self._key(f"evtkey#{call_id}:call.queued"),
+                                                       "event_id": {"S": event_id}},
+                     "ConditionExpression": "attribute_not_exists(PK)"}},
+        ])
+        self.events.put_events(Entries=[{"Source": "callingbox", "DetailType": "call.queued",
+                                          "Detail": item["doc"]["S"], "EventBusName": self.bus}])
+        self.sqs.send_message(QueueUrl=self.webhooks_queue_url, MessageBody=json.dumps(
+            {"kind": "fan_out", "workspace_id": self.workspace_id, "event_id": event_id}))
+        self.dynamodb.update_item(TableName=self.table, Key=event_key, UpdateExpression="SET published = :t",
+                                  ExpressionAttributeValues={":t": {"BOOL": True}})
         self.dynamodb.update_item(
             TableName=self.table, Key=idem_key,
             UpdateExpression="SET #state = :done, status_code = :code, #response = :body",
@@ -284,7 +306,9 @@ def start_warm_api() -> WarmApi:
         api = WarmApi(aws=aws, client=Client(app, stage_name="dev", project_dir=str(FUNCTIONS)),
                       workspace_id=workspace_id, api_key=api_key, agent_id="",
                       dynamodb=boto3.client("dynamodb", **client_options), sqs=boto3.client("sqs", **client_options),
-                      table=settings.table_name, dial_queue_url=settings.queue_urls["dial"], call_item={})
+                      table=settings.table_name, dial_queue_url=settings.queue_urls["dial"], call_item={},
+                      events=boto3.client("events", **client_options), bus=settings.event_bus_name,
+                      webhooks_queue_url=settings.queue_urls["webhooks"])
         api.agent_id = api.request("POST", "/v1/agents", AGENT_BODY)["id"]
         call = api.request("POST", "/v1/calls", {"agent_id": api.agent_id, "to": CALL_TO, "context": CALL_CONTEXT},
                            idempotency_key=f"cbk_{uuid.uuid4()}")
