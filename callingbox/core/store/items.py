@@ -284,6 +284,9 @@ class WebhookSecretItem(_Item):
     secret = UnicodeAttribute()
     previous_secret = UnicodeAttribute(null=True)
     previous_secret_expires_at = NumberAttribute(null=True)
+    created = NumberAttribute()
+
+
 class WordItem(_Item):
     """One normalized word of one call's transcript: the transcript search index.
 
