@@ -12,7 +12,8 @@ __all__ = ["BENCHMARKS", "Figures", "figure"]
 
 # Run in this order by ``python -m benchmarks``.
 BENCHMARKS: tuple[str, ...] = ("api_cold_import", "api_warm_latency", "gateway_latency", "gateway_greeting",
-                               "gateway_bargein", "gateway_capacity", "dialer_rate", "infra_synth")
+                               "gateway_bargein", "gateway_capacity", "dialer_rate", "webhooks_delivery",
+                               "infra_synth")
 
 Figures = dict[str, dict[str, Any]]
 

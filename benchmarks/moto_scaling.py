@@ -1,0 +1,265 @@
+"""Benchmark-only fixes for places where moto's costs grow with the whole table or queue.
+
+Real DynamoDB answers a ``Query`` in time proportional to what it returns and a
+``TransactWriteItems`` in time proportional to its items. moto 5.2 does neither:
+
+* ``Table.query`` on the base table sorts *every item of the table* (``all_items()``), keeps those
+  of the partition, sorts them again and only then applies the sort-key condition;
+* ``DynamoDBBackend.transact_write_items`` deep-copies every table it touches, whole, as its
+  rollback backup, before each transaction.
+
+With one workspace's thousands of calls, events and deliveries in the single table, both make a
+run quadratic in its length: the emulator, not the platform, would be measured. :func:`installed`
+patches both for the duration of a benchmark, keeping their results identical:
+
+* a base-table query sees only its own partition's items, already narrowed by the sort-key
+  condition (the original code then sorts, filters and pages them as before);
+* a transaction backs up only the items it names and, if it fails, puts exactly those back. This
+  is equivalent to restoring the whole table because the local stack runs every DynamoDB write
+  under one lock (``callingbox.local.aws._AtomicWrites``), so nothing else writes meanwhile.
+
+SQS has a third: ``ReceiveMessage`` checks each message it returns against the queue's retention
+period by computing *all* the queue's attributes, three of which count its messages one by one.
+A queue with a backlog then costs O(backlog) per message received; the patch reads the retention
+period alone.
+
+And every request to the server lists moto's package directory (``list_of_moto_modules``, a
+``listdir`` and an ``isdir`` per entry) to route itself, about a tenth of the server's time; the
+list is read once.
+
+GSI queries and scans are left as they are (this platform's hot paths do not use them).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+__all__ = ["installed"]
+
+_lock = threading.Lock()
+_depth = 0
+_undo: list[Any] = []
+
+
+class _PartitionView:
+    """The table as ``Table.query`` sees it, with ``all_items()`` limited to some items."""
+
+    def __init__(self, table: Any, items: list[Any]) -> None:
+        self._table = table
+        self._items = items
+
+    def all_items(self) -> list[Any]:
+        return self._items
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._table, name)
+
+
+def _matches(key: Any, comparison: str, values: list[Any]) -> bool:
+    if getattr(key, "type", None) == "S" and all(getattr(v, "type", None) == "S" for v in values):
+        text = key.value
+        if comparison == "BEGINS_WITH":
+            return bool(text.startswith(values[0].value))
+        if comparison == "BETWEEN":
+            return bool(values[0].value <= text <= values[1].value)
+    return bool(key.compare(comparison, values))
+
+
+def _install() -> list[Any]:
+    import moto.dynamodb.models as backend_module
+    from moto import backends
+    from moto.core.utils import unix_time
+    from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.models.dynamo_type import DynamoType
+    from moto.dynamodb.models.table import Table
+    from moto.sqs.models import SQSBackend
+
+    original_query = Table.query
+    original_transact = DynamoDBBackend.transact_write_items
+    original_copy = backend_module.copy
+    skip_table_copy = threading.local()
+
+    def query(self: Any, hash_key: Any, range_comparison: Any, range_objs: list[Any], *args: Any,
+              **kwargs: Any) -> Any:
+        index_name = kwargs.get("index_name", args[4] if len(args) > 4 else None)
+        if index_name or hash_key is None or not self.range_key_attr:
+            return original_query(self, hash_key, range_comparison, range_objs, *args, **kwargs)
+        # list() of a dict's values runs without releasing the GIL: a concurrent write cannot
+        # change the partition under it (moto's own all_items() has no such guarantee).
+        items = list(self.items.get(hash_key, {}).values())
+        if range_comparison:
+            items = [item for item in items if _matches(item.range_key, range_comparison, range_objs)]
+        return original_query(_PartitionView(self, items), hash_key, range_comparison, range_objs, *args, **kwargs)
+
+    class _CopyShim:
+        """``copy`` for moto's backend module: a table is not copied while :func:`transact` runs."""
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(copy, name)
+
+        @staticmethod
+        def deepcopy(value: Any, memo: Any = None) -> Any:
+            if isinstance(value, Table) and getattr(skip_table_copy, "on", False):
+                return value
+            return copy.deepcopy(value, memo)
+
+    def transact(self: Any, transact_items: list[dict[str, Any]]) -> None:
+        try:
+            backups = []
+            for entry in transact_items:
+                op_type, op = next(iter(entry.items()))
+                table = self.tables.get(op.get("TableName"))
+                if table is None:
+                    continue
+                key = op["Item"] if op_type == "Put" else op["Key"]
+                hash_value = DynamoType(key[table.hash_key_attr])
+                range_value = DynamoType(key[table.range_key_attr]) if table.range_key_attr else None
+                backups.append((table, hash_value, range_value,
+                                copy.deepcopy(table.get_item(hash_value, range_value))))
+        except Exception:  # noqa: BLE001 - malformed request: let moto's own code answer it
+            return original_transact(self, transact_items)
+        skip_table_copy.on = True
+        try:
+            return original_transact(self, transact_items)
+        except Exception:
+            for table, hash_value, range_value, item in reversed(backups):
+                if item is not None:
+                    if range_value is not None:
+                        table.items[hash_value][range_value] = item
+                    else:
+                        table.items[hash_value] = item
+                elif range_value is not None:
+                    table.items.get(hash_value, {}).pop(range_value, None)
+                else:
+                    table.items.pop(hash_value, None)
+            raise
+        finally:
+            skip_table_copy.on = False
+
+    original_retention_check = SQSBackend.is_message_valid_based_on_retention_period
+
+    def retained(self: Any, queue_name: str, message: Any) -> bool:
+        retention_s = int(self.get_queue(queue_name).message_retention_period)
+        return bool(retention_s + message.sent_timestamp / 1000 > unix_time())
+
+    original_modules = backends.list_of_moto_modules
+    modules = tuple(original_modules())
+
+    Table.query = query
+    DynamoDBBackend.transact_write_items = transact
+    backends.list_of_moto_modules = lambda: modules
+    backend_module.copy = _CopyShim()
+    SQSBackend.is_message_valid_based_on_retention_period = retained
+
+    def undo() -> None:
+        Table.query = original_query
+        DynamoDBBackend.transact_write_items = original_transact
+        backend_module.copy = original_copy
+        SQSBackend.is_message_valid_based_on_retention_period = original_retention_check
+        backends.list_of_moto_modules = original_modules
+
+    return [undo]
+
+
+@contextlib.contextmanager
+def installed() -> Iterator[None]:
+    """Patch moto (in this process) for the duration of the block; nesting is allowed."""
+    global _depth, _undo
+    with _lock:
+        if _depth == 0:
+            _undo = _install()
+        _depth += 1
+    try:
+        yield
+    finally:
+        with _lock:
+            _depth -= 1
+            if _depth == 0:
+                for undo in _undo:
+                    undo()
+                _undo = []
+
+
+# -- the emulation in a process of its own ------------------------------------------------------
+
+
+class _ChildServer:
+    """Stands for the moto server in :class:`~callingbox.local.aws.EmulatedAws`: ``stop()`` ends the process."""
+
+    def __init__(self, process: Any, connection: Any) -> None:
+        self._process = process
+        self._connection = connection
+
+    def cpu_seconds(self) -> float | None:
+        """CPU seconds the emulation's process has used (None where ``/proc`` is not there)."""
+        import os
+
+        try:
+            with open(f"/proc/{self._process.pid}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            return None
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def stop(self) -> None:
+        try:
+            self._connection.send("stop")
+        except (BrokenPipeError, OSError):
+            pass
+        self._process.join(timeout=15)
+        if self._process.is_alive():
+            self._process.terminate()
+            self._process.join(timeout=5)
+
+
+def _serve(host: str, port: int, connection: Any) -> None:
+    """The child process: the local stack's own emulation (same server, same provisioning), patched."""
+    from callingbox.local.aws import start_emulated_aws
+
+    with installed():
+        aws = start_emulated_aws(host, port)
+        connection.send(aws.queue_urls)
+        try:
+            connection.recv()  # "stop", or EOF when the parent is gone
+        except EOFError:
+            pass
+        aws.stop()
+
+
+def start_emulated_aws_process(host: str = "127.0.0.1", port: int | None = None) -> Any:
+    """:func:`callingbox.local.aws.start_emulated_aws`, run in a child process (with :func:`installed`).
+
+    Real AWS services do not share the platform's interpreter; in one process the emulator takes
+    more than half of the GIL from the workers it serves. Returns the same ``EmulatedAws``.
+    """
+    import multiprocessing
+
+    from callingbox.local.aws import EmulatedAws, free_port
+
+    context = multiprocessing.get_context("spawn")
+    parent, child = context.Pipe()
+    chosen = port or free_port(host)
+    process = context.Process(target=_serve, args=(host, chosen, child), name="emulated-aws", daemon=True)
+    process.start()
+    child.close()
+    if not parent.poll(120):
+        process.terminate()
+        raise RuntimeError("the emulated AWS process did not start within 120 s")
+    queue_urls = parent.recv()
+    return EmulatedAws(endpoint_url=f"http://{host}:{chosen}", queue_urls=queue_urls,
+                       server=_ChildServer(process, parent))
+
+
+@contextlib.contextmanager
+def emulation_in_subprocess() -> Iterator[None]:
+    """While active, ``callingbox.local.stack.start_local_stack`` starts its emulated AWS in a child process."""
+    from unittest import mock
+
+    from callingbox.local import stack
+
+    with mock.patch.object(stack, "start_emulated_aws", start_emulated_aws_process):
+        yield
