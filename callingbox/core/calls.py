@@ -152,7 +152,8 @@ def get_call(scope: Scope, call_id: str) -> CallRecord:
     return call_store.get_call(scope.workspace_id, call_id)
 
 
-def _epoch(raw: Optional[str], param: str) -> Optional[int]:
+def parse_epoch(raw: Optional[str], param: str) -> Optional[int]:
+    """A ``created_after`` / ``created_before`` query value: unix seconds, or None when absent."""
     if raw is None or raw == "":
         return None
     try:
@@ -178,8 +179,8 @@ def parse_filters(query: dict[str, str], *, agent_id: Optional[str] = None) -> C
         status=status,
         to_number=query.get("to_number"),
         from_number=query.get("from_number"),
-        created_after=_epoch(query.get("created_after"), "created_after"),
-        created_before=_epoch(query.get("created_before"), "created_before"),
+        created_after=parse_epoch(query.get("created_after"), "created_after"),
+        created_before=parse_epoch(query.get("created_before"), "created_before"),
     )
 
 

@@ -39,6 +39,7 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any, Mapping, Optional, Sequence
 
+from .calls import parse_epoch
 from .errors import InvalidRequest
 from .ids import id_ceiling, id_floor
 from .pagination import decode_cursor, encode_cursor, parse_limit
@@ -119,19 +120,6 @@ def index_call(workspace_id: str, call_doc: Mapping[str, Any], segments: Sequenc
     return search_index.put_call_words(workspace_id, str(call_doc["id"]), list(words)[:MAX_WORDS_PER_CALL],
                                        agent_id=call_doc.get("agent_id"), number_id=_number_id(workspace_id, call_doc),
                                        created=int(call_doc.get("created") or 0))
-
-
-def _epoch(query: Mapping[str, str], name: str) -> Optional[int]:
-    raw = query.get(name)
-    if raw is None or raw == "":
-        return None
-    try:
-        value = int(raw)
-    except ValueError:
-        raise InvalidRequest(f"{name} must be unix seconds", code="invalid_type", param=name) from None
-    if value < 0:
-        raise InvalidRequest(f"{name} must be unix seconds", param=name)
-    return value
 
 
 @dataclass(frozen=True)
@@ -245,7 +233,8 @@ def search_transcripts(scope: Scope, query: Mapping[str, str]) -> dict[str, Any]
     words = query_words(query.get("q"))
     limit = parse_limit(query.get("limit"))
     after = decode_cursor(query.get("cursor"), prefix=_CALL_PREFIX)
-    created_after, created_before = _epoch(query, "created_after"), _epoch(query, "created_before")
+    created_after = parse_epoch(query.get("created_after"), "created_after")
+    created_before = parse_epoch(query.get("created_before"), "created_before")
     lower = id_floor("call", created_after) if created_after is not None else _CALL_PREFIX
     upper = id_ceiling("call", created_before) if created_before is not None else _CALL_UPPER
     if after is not None and after < upper:
