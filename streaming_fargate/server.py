@@ -151,7 +151,10 @@ class Gateway:
         )
         self.port = int(next(iter(self._server.sockets)).getsockname()[1])
         self._log.info("voice gateway listening", extra={"host": self.settings.host, "port": self.port})
-        self._spawn(self._publish_active_calls(), "active-calls-metric")
+        # 0 turns publication off: the local stack has no CloudWatch to read the EMF lines, and
+        # they would interleave with what the developer's own programs print.
+        if self.settings.metrics_interval_seconds > 0:
+            self._spawn(self._publish_active_calls(), "active-calls-metric")
 
     async def serve(self) -> None:
         """Run until SIGTERM or SIGINT has drained the server."""

@@ -22,7 +22,7 @@ variable                                    meaning                             
 ``CALLINGBOX_HEARTBEAT_SECONDS``            how often a live call reports to the sweeper   5
 ``CALLINGBOX_METRICS_INTERVAL_SECONDS``     how often the task publishes its live-call     30
                                             count (``ActiveCalls``: the autoscaling
-                                            tracks it per minute)
+                                            tracks it per minute); 0: never (local)
 ==========================================  =============================================  =========
 """
 

@@ -49,7 +49,9 @@ def start_local_gateway(environment: Mapping[str, str], host: str = "127.0.0.1",
     from streaming_fargate.server import Gateway
     from streaming_fargate.settings import GatewaySettings
 
-    env = {**environment, "CALLINGBOX_GATEWAY_HOST": host, "CALLINGBOX_GATEWAY_PORT": str(port)}
+    # No ActiveCalls EMF lines on stdout: nothing scales on them here (an explicit value still wins).
+    env = {"CALLINGBOX_METRICS_INTERVAL_SECONDS": "0", **environment,
+           "CALLINGBOX_GATEWAY_HOST": host, "CALLINGBOX_GATEWAY_PORT": str(port)}
     settings = GatewaySettings.from_env(env)
     ready = threading.Event()
     holder: dict[str, Any] = {}

@@ -100,3 +100,31 @@ def test_a_metrics_failure_never_breaks_the_server(monkeypatch: pytest.MonkeyPat
             assert gateway.publish_active_calls() == 0
 
     asyncio.run(scenario())
+
+
+def test_an_interval_of_zero_publishes_nothing(capsys: pytest.CaptureFixture[str]) -> None:
+    # The local stack's setting: a developer's program sharing stdout with the stack sees only its own
+    # output (a seed snippet printing an agent id once read an EMF line first).
+    store = MemoryCallStore()
+    call_id = memory_call(store)
+    published = Published(capsys)
+    settings = replace(gateway_settings(), metrics_interval_seconds=0)
+
+    async def scenario() -> None:
+        async with running_gateway(FakeEngines(), settings=settings, store=store) as gateway:
+            async with TwilioClient(gateway.url, token=stream_token("ws_bench", call_id)):
+                await eventually(lambda: gateway.conversations)
+                await asyncio.sleep(INTERVAL_S * 4)
+        assert published.read() == []
+
+    asyncio.run(scenario())
+
+
+def test_the_local_stack_gateway_does_not_publish() -> None:
+    from callingbox.local.gateway import start_local_gateway
+
+    local = start_local_gateway({"CALLINGBOX_STREAM_TOKEN_SECRET": "s" * 32})
+    try:
+        assert local.gateway.settings.metrics_interval_seconds == 0
+    finally:
+        local.stop(drain_s=0.5)
