@@ -29,13 +29,9 @@ from typing import Any
 
 import httpx
 
-from . import Figures, figure
+from . import Figures, figure, moto_scaling
 
-# Issue 4 asks for 1,000. On this 2-core machine the embedded AWS emulation sustains only a few dials
-# a second end to end (each call costs about 30 emulated AWS requests: the dialer's 9, then every
-# signed status callback's write and event), so 1,000 calls would keep `make bench` busy for ten
-# minutes to print the same finding; BENCH_DIALER_CALLS=1000 runs the full size.
-CALLS = int(os.environ.get("BENCH_DIALER_CALLS", "300"))
+CALLS = int(os.environ.get("BENCH_DIALER_CALLS", "1000"))
 CPS = 20
 WINDOW_S = 10.0
 CAP = 50
@@ -51,6 +47,13 @@ def _call_id(record: Any) -> str:
 
 
 def run() -> Figures:
+    # The emulated AWS runs in a process of its own, as the real services do not share the
+    # platform's interpreter (see moto_scaling: in one process it takes half the GIL).
+    with moto_scaling.emulation_in_subprocess():
+        return _run()
+
+
+def _run() -> Figures:
     from callingbox.core.store.workspaces import create_workspace
     from callingbox.local.demo_numbers import seed_demo_numbers
     from callingbox.local.stack import start_local_stack

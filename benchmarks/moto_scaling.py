@@ -21,7 +21,9 @@ patches both for the duration of a benchmark, keeping their results identical:
 SQS has a third: ``ReceiveMessage`` checks each message it returns against the queue's retention
 period by computing *all* the queue's attributes, three of which count its messages one by one.
 A queue with a backlog then costs O(backlog) per message received; the patch reads the retention
-period alone.
+period alone. ``SendMessage`` computes them too, to read ``ContentBasedDeduplication``, an attribute
+only FIFO queues have: for a standard queue the patched send sees the queue without attributes,
+which is what it would find that key in.
 
 And every request to the server lists moto's package directory (``list_of_moto_modules``, a
 ``listdir`` and an ``isdir`` per entry) to route itself, about a tenth of the server's time; the
@@ -76,7 +78,7 @@ def _install() -> list[Any]:
     from moto.dynamodb.models import DynamoDBBackend
     from moto.dynamodb.models.dynamo_type import DynamoType
     from moto.dynamodb.models.table import Table
-    from moto.sqs.models import SQSBackend
+    from moto.sqs.models import Queue, SQSBackend
 
     original_query = Table.query
     original_transact = DynamoDBBackend.transact_write_items
@@ -146,6 +148,24 @@ def _install() -> list[Any]:
         retention_s = int(self.get_queue(queue_name).message_retention_period)
         return bool(retention_s + message.sent_timestamp / 1000 > unix_time())
 
+    original_send = SQSBackend.send_message
+    original_attributes = Queue.attributes
+    sending = threading.local()
+
+    def send_message(self: Any, queue_name: str, *args: Any, **kwargs: Any) -> Any:
+        if self.get_queue(queue_name).fifo_queue:
+            return original_send(self, queue_name, *args, **kwargs)
+        sending.on = True
+        try:
+            return original_send(self, queue_name, *args, **kwargs)
+        finally:
+            sending.on = False
+
+    def attributes(self: Any) -> dict[str, Any]:
+        if getattr(sending, "on", False):
+            return {}
+        return dict(original_attributes.fget(self))
+
     original_modules = backends.list_of_moto_modules
     modules = tuple(original_modules())
 
@@ -154,12 +174,16 @@ def _install() -> list[Any]:
     backends.list_of_moto_modules = lambda: modules
     backend_module.copy = _CopyShim()
     SQSBackend.is_message_valid_based_on_retention_period = retained
+    SQSBackend.send_message = send_message
+    Queue.attributes = property(attributes)
 
     def undo() -> None:
         Table.query = original_query
         DynamoDBBackend.transact_write_items = original_transact
         backend_module.copy = original_copy
         SQSBackend.is_message_valid_based_on_retention_period = original_retention_check
+        SQSBackend.send_message = original_send
+        Queue.attributes = original_attributes
         backends.list_of_moto_modules = original_modules
 
     return [undo]

@@ -18,6 +18,7 @@ from urllib.parse import urlencode
 
 from chalice import Blueprint, Response
 
+from callingbox.core.call_states import CallStatus
 from callingbox.core.errors import ApiError
 from callingbox.core.observability import get_logger
 from callingbox.core.settings import Settings
@@ -74,6 +75,11 @@ def _announce(rt: Any, workspace_id: Optional[str], outcome: Any) -> None:
     if outcome is None:
         return
     doc = outcome.doc
+    if doc.get("status") == CallStatus.QUEUED.value:
+        # The carrier's "queued"/"initiated" callbacks leave the call queued, and call.queued is
+        # the API's to emit when it accepts the call: announcing it here would only find it emitted
+        # (a failed conditional write and two reads per outbound call).
+        return
     if workspace_id is None:  # a number-level callback: the call is found by its carrier sid
         from callingbox.core.store.call_sids import find_sid
 

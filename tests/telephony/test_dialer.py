@@ -4,6 +4,7 @@ concurrency, and never dialing twice."""
 from __future__ import annotations
 
 import threading
+import uuid
 import time
 from typing import Any
 from urllib.parse import urlsplit
@@ -282,3 +283,44 @@ def test_the_queue_worker_dials_calls_created_through_the_api(api: Any, workspac
     assert not worker.running
     assert urlsplit(telephony.settings.public_api_url).hostname == "127.0.0.1"
     assert callee()  # numbers stay unique across tests
+
+
+def test_the_table_slot_store_hands_each_slot_out_once_under_contention(local_stack: Any) -> None:
+    from callingbox.core.store.dials import read_slot, take_slot
+
+    # GIVEN a fresh pacer, a 50 ms interval and a 10 s horizon, all in microseconds
+    name, interval, horizon = f"contended-{uuid.uuid4().hex}", 50_000, 10_000_000
+    now = int(time.time() * 1_000_000)
+    # WHEN idle: the first take starts at now
+    assert take_slot(name, now=now, interval=interval, horizon=horizon).slot == now
+    # AND eight workers then take 80 slots at once (the busy path: one atomic add each)
+    taken: list[int] = []
+    lock = threading.Lock()
+
+    def work() -> None:
+        for _ in range(10):
+            result = take_slot(name, now=now, interval=interval, horizon=horizon)
+            assert result.slot is not None
+            with lock:
+                taken.append(result.slot)
+
+    threads = [threading.Thread(target=work) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    # THEN the slots are exactly the next 80, each once, and the pacer points past them
+    assert sorted(taken) == [now + interval * k for k in range(1, 81)]
+    assert read_slot(name) == now + interval * 81
+    # AND a slot beyond the horizon is not taken: its time is reported instead
+    far = take_slot(name, now=now, interval=interval, horizon=interval * 10)
+    assert (far.slot, far.next_free) == (None, now + interval * 81)
+    assert read_slot(name) == now + interval * 81
+    # AND once the clock has passed the run, a take starts from the new now
+    later = now + interval * 200
+    assert take_slot(name, now=later, interval=interval, horizon=horizon).slot == later
+    # AND the order of the two writes is only a cost: either order gives the same slots
+    assert take_slot(name, now=later, interval=interval, horizon=horizon, idle_first=True).slot == later + interval
+    evening = later + interval * 100
+    idle = take_slot(name, now=evening, interval=interval, horizon=horizon, idle_first=False)
+    assert (idle.slot, idle.idle) == (evening, True)

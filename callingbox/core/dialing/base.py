@@ -127,21 +127,23 @@ class Dialer:
     def dial(self, job: DialJob) -> DialResult:
         """Handle one dial job; raises :class:`DialRetryable` when SQS should deliver it again."""
         try:
-            doc = call_store.get_call(job.workspace_id, job.call_id).doc
+            record = call_store.get_call(job.workspace_id, job.call_id)
         except NotFound:
             self._log.warning("dial job for an unknown call", extra={"call_id": job.call_id})
             return DialResult(DialOutcome.SKIPPED, job.call_id, reason="unknown_call")
         # Two rounds: a lost claim race means someone else claimed in between; decide again on that.
+        # Each write goes against the record last seen (no read of its own): a dial costs the
+        # table one read and two conditional writes, plus the pacing slot.
         for _ in range(2):
-            early = self._settled(job, doc)
+            early = self._settled(job, record.doc)
             if early is not None:
                 return early
             attempt_id = uuid.uuid4().hex
             claim = {"state": "dialing", "attempt_id": attempt_id, "claimed_at": int(self._clock())}
-            write = dial_store.claim_dial(job.workspace_id, job.call_id, claim)
+            write = dial_store.claim_dial(job.workspace_id, job.call_id, claim, current=record)
             if write.changed:
-                return self._dial_claimed(job, write.doc, attempt_id)
-            doc = write.doc
+                return self._dial_claimed(job, write.record, attempt_id)
+            record = write.record
         return self._defer(job, CLAIM_STALE_S, "claim_contended")
 
     def _settled(self, job: DialJob, doc: dict[str, Any]) -> Optional[DialResult]:
@@ -181,7 +183,8 @@ class Dialer:
                         extra={"call_id": job.call_id, "changed": outcome.changed})
         return DialResult(DialOutcome.FAILED, job.call_id, reason="error:dial_interrupted")
 
-    def _dial_claimed(self, job: DialJob, doc: dict[str, Any], attempt_id: str) -> DialResult:
+    def _dial_claimed(self, job: DialJob, record: call_store.CallRecord, attempt_id: str) -> DialResult:
+        doc = record.doc
         live = dial_store.count_live(job.workspace_id)  # includes this call: its claim made it live
         if live > self._limits.max_concurrent_calls:
             dial_store.release_dial(job.workspace_id, job.call_id, attempt_id)
@@ -196,7 +199,8 @@ class Dialer:
             self._batch.wait_budget_s = budget - decision.wait_s
             self._sleep(decision.wait_s)
             # Canceled while we waited? Then give the slot up rather than place a call to hang up.
-            doc = call_store.get_call(job.workspace_id, job.call_id).doc
+            record = call_store.get_call(job.workspace_id, job.call_id)
+            doc = record.doc
             if doc["status"] != CallStatus.QUEUED.value:
                 return DialResult(DialOutcome.SKIPPED, job.call_id, reason=f"status_{doc['status']}")
         try:
@@ -211,7 +215,7 @@ class Dialer:
             sid = self.carrier.dial(request)
         except CarrierError as error:
             return self._dial_failed(job, attempt_id, error)
-        recorded = self._record(job, attempt_id, sid)
+        recorded = self._record(job, attempt_id, sid, current=record)
         self._log.info("dialed", extra={"call_id": job.call_id, "carrier_sid": sid, "status": recorded["status"]})
         return DialResult(DialOutcome.DIALED, job.call_id, carrier_sid=sid)
 
@@ -232,8 +236,12 @@ class Dialer:
         # redelivered job, finding it stale, asks the carrier (see the module docstring).
         raise DialRetryable(f"the carrier did not take call {job.call_id} ({error.message}); retried") from error
 
-    def _record(self, job: DialJob, attempt_id: str, sid: str) -> dict[str, Any]:
-        """Write the sid; if the call was canceled while we dialed, hang the new call up."""
+    def _record(self, job: DialJob, attempt_id: str, sid: str,
+                current: Optional[call_store.CallRecord] = None) -> dict[str, Any]:
+        """Write the sid; if the call was canceled while we dialed, hang the new call up.
+
+        ``current``: the call as our claim wrote it. The carrier's first status callback often
+        lands first (and also writes the sid); the conditional write then retries on fresh data."""
         now = int(self._clock())
 
         def change(doc: dict[str, Any]) -> Optional[dict[str, Any]]:
@@ -246,7 +254,7 @@ class Dialer:
                 doc["started_at"] = now
             return doc
 
-        written = dial_store.update_dial(job.workspace_id, job.call_id, change).doc
+        written = dial_store.update_dial(job.workspace_id, job.call_id, change, current=current).doc
         if written["status"] == CallStatus.CANCELED.value:
             try:
                 self.carrier.hang_up(sid)

@@ -8,6 +8,11 @@ write; two workers that read the same slot cannot both move it, so the loser rea
     worker A: read next=t0 ─ write next=t0+Δ IF next=t0 ─ ok   → A dials at t0
     worker B: read next=t0 ─ write next=t0+Δ IF next=t0 ─ fails → read next=t0+Δ → … B dials at t0+Δ
 
+On DynamoDB the read is folded into the write (:func:`callingbox.core.store.dials.take_slot`): while
+the slots run ahead of the clock (a backlog), ``ADD next Δ IF now < next <= now + horizon`` takes
+the slot ``next`` in one request that never loses a race; only an idle pacer (slot in the past)
+or a full horizon costs a second request.
+
 A worker sleeps until its slot when it is near (``max_wait_s``); when the queue of reserved slots
 runs further ahead than that, it takes no slot and puts the job back for later instead, so a
 Lambda never sleeps for long. Slots are integer microseconds, compared exactly.
@@ -31,12 +36,21 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Callable, Optional
 
-__all__ = ["SlotStore", "DynamoSlotStore", "PaceDecision", "Pacer"]
+__all__ = ["SlotStore", "DynamoSlotStore", "Taken", "PaceDecision", "Pacer"]
 
 # Contention is brief (each loser reads the slot the winner just wrote); this many tries means
 # something else is wrong, and the job is put back rather than spinning.
 MAX_RESERVE_ATTEMPTS = 50
 _US = 1_000_000
+
+
+@dataclass(frozen=True)
+class Taken:
+    """A slot taken (``slot``, unix microseconds), or none: then ``next_free`` is the next free slot,
+    beyond the horizon (None when contention kept every attempt from deciding)."""
+
+    slot: Optional[int] = None
+    next_free: Optional[int] = None
 
 
 class SlotStore(ABC):
@@ -49,6 +63,19 @@ class SlotStore(ABC):
     @abstractmethod
     def advance(self, name: str, *, expected: Optional[int], to: int) -> bool:
         """Move the slot from ``expected`` to ``to``; False when another worker moved it first."""
+
+    def take(self, name: str, *, now: int, interval: int, horizon: int) -> Taken:
+        """Take the next free slot if it is at most ``horizon`` after ``now`` and move it one
+        ``interval`` on. This default reads, then advances conditionally; stores with an atomic
+        add do it in one write."""
+        for _ in range(MAX_RESERVE_ATTEMPTS):
+            current = self.read(name)
+            slot = max(now, current or 0)
+            if slot - now > horizon:
+                return Taken(next_free=slot)
+            if self.advance(name, expected=current, to=slot + interval):
+                return Taken(slot=slot)
+        return Taken()
 
 
 class DynamoSlotStore(SlotStore):
@@ -63,6 +90,24 @@ class DynamoSlotStore(SlotStore):
         from ..store import dials
 
         return dials.advance_slot(name, expected=expected, to=to)
+
+    def __init__(self) -> None:
+        # Which write took the last slot: trying it first again makes a steady regime (behind the
+        # clock, or ahead of it) one request per slot. A hint only: a wrong guess costs a request.
+        self._idle = True
+
+    def take(self, name: str, *, now: int, interval: int, horizon: int) -> Taken:
+        from ..store import dials
+
+        for _ in range(MAX_RESERVE_ATTEMPTS):
+            result = dials.take_slot(name, now=now, interval=interval, horizon=horizon, idle_first=self._idle)
+            if result.slot is not None:
+                self._idle = result.idle
+                return Taken(slot=result.slot)
+            if result.next_free is not None:
+                self._idle = False
+                return Taken(next_free=result.next_free)
+        return Taken()
 
 
 @dataclass(frozen=True)
@@ -90,15 +135,13 @@ class Pacer:
         if self._cps <= 0:
             return PaceDecision()  # no limit configured
         interval = max(1, round(_US / self._cps))
-        for _ in range(MAX_RESERVE_ATTEMPTS):
-            now = int(self._clock() * _US)
-            current = self._store.read(self._name)
-            slot = max(now, current or 0)
-            wait_s = (slot - now) / _US
-            if wait_s > limit:
-                # Come back when the reserved run has (about) drained to our reach; jitter spreads
-                # the returning jobs so they do not all contend in the same second.
-                return PaceDecision(defer_s=wait_s - limit + random.uniform(0, self._max_wait_s / 2))
-            if self._store.advance(self._name, expected=current, to=slot + interval):
-                return PaceDecision(wait_s=wait_s)
-        return PaceDecision(defer_s=1.0 + random.uniform(0, 1))
+        now = int(self._clock() * _US)
+        taken = self._store.take(self._name, now=now, interval=interval, horizon=int(limit * _US))
+        if taken.slot is not None:
+            return PaceDecision(wait_s=(taken.slot - now) / _US)
+        if taken.next_free is None:
+            return PaceDecision(defer_s=1.0 + random.uniform(0, 1))
+        # Come back when the reserved run has (about) drained to our reach; jitter spreads the
+        # returning jobs so they do not all contend in the same second.
+        wait_s = (taken.next_free - now) / _US
+        return PaceDecision(defer_s=wait_s - limit + random.uniform(0, self._max_wait_s / 2))

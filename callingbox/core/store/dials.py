@@ -23,11 +23,12 @@ from .. import resources
 from ..call_states import CallStatus
 from ..clock import now_s
 from ..errors import Conflict
-from .calls import LIVE_STATUSES, MAX_WRITE_ATTEMPTS, get_call
+from .calls import LIVE_STATUSES, MAX_WRITE_ATTEMPTS, CallRecord, get_call
 from .conditions import is_condition_failure
 from .items import CallItem, PacerItem, ws_key
 
-__all__ = ["DialWrite", "claim_dial", "release_dial", "update_dial", "count_live", "read_slot", "advance_slot"]
+__all__ = ["DialWrite", "SlotTake", "claim_dial", "release_dial", "update_dial", "count_live", "read_slot",
+           "advance_slot", "take_slot"]
 
 _PREFIX = "call#"
 _LIVE = resources.LIVE_INDEX.partition
@@ -39,31 +40,41 @@ class DialWrite:
 
     doc: dict[str, Any]
     changed: bool
+    record: CallRecord
+    """The call as stored after this write (or as read, when nothing changed): hand it to the
+    next :func:`update_dial` of the same call to spare that write its read."""
 
 
 def update_dial(workspace_id: str, call_id: str, change: Callable[[dict[str, Any]], Optional[dict[str, Any]]],
-                ) -> DialWrite:
+                *, current: Optional[CallRecord] = None) -> DialWrite:
     """Apply ``change`` to the call's document without touching its status, race-safely.
 
     Conditional on the version read (every document write bumps it), retried on fresh data when
     another writer got in first. The live-index slot follows the document: a queued call is in the
     index exactly while it holds a ``dial`` claim; a ringing/in_progress call stays in it; an ended
     one stays out.
+
+    ``current``: the call as the caller last read or wrote it. The first attempt writes against it
+    without reading (the dialer's claim and sid writes follow its own read and its own write); a
+    stale one only costs a failed condition and a fresh read.
     """
-    for _ in range(MAX_WRITE_ATTEMPTS):
-        record = get_call(workspace_id, call_id)
+    for attempt in range(MAX_WRITE_ATTEMPTS):
+        record = current if attempt == 0 and current is not None else get_call(workspace_id, call_id)
         proposed = change(dict(record.doc))
         if proposed is None:
-            return DialWrite(record.doc, False)
+            if record is current:
+                continue  # "nothing to do" may only be decided on fresh data
+            return DialWrite(record.doc, False, record)
         if proposed["status"] != record.status:
             raise ValueError("update_dial never changes a call's status; use transition_call")
         proposed["updated"] = now_s()
+        raw = json.dumps(proposed)
         live = record.status in LIVE_STATUSES or (
             record.status == CallStatus.QUEUED.value and bool(proposed.get("dial")))
         try:
             CallItem(ws_key(workspace_id), _PREFIX + call_id).update(
                 actions=[
-                    CallItem.doc.set(json.dumps(proposed)),
+                    CallItem.doc.set(raw),
                     CallItem.version.set(record.version + 1),
                     CallItem.live.set(_LIVE) if live else CallItem.live.remove(),
                 ],
@@ -73,12 +84,16 @@ def update_dial(workspace_id: str, call_id: str, change: Callable[[dict[str, Any
             if is_condition_failure(error):
                 continue
             raise
-        return DialWrite(proposed, True)
+        return DialWrite(proposed, True, CallRecord(raw, record.status, record.version + 1,
+                                                    heartbeat_at=record.heartbeat_at,
+                                                    recording_key=record.recording_key))
     raise Conflict("the call is being updated concurrently; retry", code="concurrent_update", permanent=False)
 
 
-def claim_dial(workspace_id: str, call_id: str, claim: dict[str, Any]) -> DialWrite:
-    """Put ``claim`` on the call as its ``dial`` only if it is queued and nobody claimed it yet."""
+def claim_dial(workspace_id: str, call_id: str, claim: dict[str, Any], *,
+               current: Optional[CallRecord] = None) -> DialWrite:
+    """Put ``claim`` on the call as its ``dial`` only if it is queued and nobody claimed it yet
+    (``current``: see :func:`update_dial`)."""
 
     def change(doc: dict[str, Any]) -> Optional[dict[str, Any]]:
         if doc["status"] != CallStatus.QUEUED.value or doc.get("dial"):
@@ -86,7 +101,7 @@ def claim_dial(workspace_id: str, call_id: str, claim: dict[str, Any]) -> DialWr
         doc["dial"] = claim
         return doc
 
-    return update_dial(workspace_id, call_id, change)
+    return update_dial(workspace_id, call_id, change, current=current)
 
 
 def release_dial(workspace_id: str, call_id: str, attempt_id: str) -> DialWrite:
@@ -131,3 +146,57 @@ def advance_slot(name: str, *, expected: Optional[int], to: int) -> bool:
             return False
         raise
     return True
+
+
+@dataclass(frozen=True)
+class SlotTake:
+    """:func:`take_slot`'s answer: the slot taken, or the next free one (beyond the horizon), or
+    neither (another worker moved the slot between the steps: ask again)."""
+
+    slot: Optional[int] = None
+    next_free: Optional[int] = None
+    idle: bool = False
+    """The slot was taken by the idle case's write (the pacer was behind the clock)."""
+
+
+def take_slot(name: str, *, now: int, interval: int, horizon: int, idle_first: bool = False) -> SlotTake:
+    """Take pacer ``name``'s next free slot if it lies within ``horizon`` of ``now`` (microseconds).
+
+    Slot ahead of ``now`` and within reach (the busy case): one atomic ``ADD interval``; the value
+    before the addition is our slot. Slot in the past or never set (idle): set it to ``now +
+    interval``, our slot being ``now``. Both writes are conditional, so two workers never get the
+    same slot; when neither applies, the slot is read to tell "beyond the horizon" from a race.
+    ``idle_first`` tries the idle case's write first (the caller's last take was idle: the
+    workers dial slower than the limit), so each regime costs one request.
+    """
+    key = f"pacer#{name}"
+
+    def busy() -> Optional[SlotTake]:
+        item = PacerItem(key, "pacer")
+        try:
+            item.update(actions=[PacerItem.next_slot.add(interval)],
+                        condition=(PacerItem.next_slot > now) & (PacerItem.next_slot <= now + horizon))
+        except UpdateError as error:
+            if not is_condition_failure(error):
+                raise
+            return None
+        return SlotTake(slot=int(item.next_slot) - interval)
+
+    def idle() -> Optional[SlotTake]:
+        try:
+            PacerItem(key, "pacer", next_slot=now + interval).save(
+                condition=PacerItem.pk.does_not_exist() | (PacerItem.next_slot <= now))
+        except PutError as error:
+            if not is_condition_failure(error):
+                raise
+            return None
+        return SlotTake(slot=now, idle=True)
+
+    for attempt in (idle, busy) if idle_first else (busy, idle):
+        taken = attempt()
+        if taken is not None:
+            return taken
+    current = read_slot(name)
+    if current is not None and current > now + horizon:
+        return SlotTake(next_free=current)
+    return SlotTake()
