@@ -8,10 +8,17 @@ Why ``vendor/`` and not ``requirements.txt``: Chalice installs ``requirements.tx
 transitive dependency, which would put botocore (26 MB, already in the Lambda runtime), aiohttp and
 all of Twilio's product APIs into the API bundle. Instead we resolve the dependencies ourselves,
 once, with pip for Lambda's platform (``manylinux2014_x86_64``, CPython :data:`LAMBDA_PYTHON`, wheels only) into a
-cached directory, drop what the function never loads (see :data:`RUNTIME_PROVIDED`,
-:data:`TWILIO_ASYNC_ONLY`, :data:`UNUSED_SUBPACKAGES`), and hand the result to Chalice as its
-``vendor/`` directory, which Chalice copies into the package verbatim. Our own package goes into
-``vendor/`` too, so the bundle is self-contained and needs no local-path requirement.
+cached directory, drop what the functions never load (see :data:`RUNTIME_PROVIDED`,
+:data:`TWILIO_ASYNC_ONLY`, :data:`UNUSED_SUBPACKAGES`, :data:`POWERTOOLS_UTILITIES_KEPT`), and hand the
+result to Chalice as its ``vendor/`` directory, which Chalice copies into the package verbatim, less
+what only the workers load (:data:`API_EXCLUDED`). Our own package goes into ``vendor/`` too, so the
+bundle is self-contained and needs no local-path requirement.
+
+The API bundle has a size goal (``infra.api_bundle_mb``: under 15 MB unzipped, so cold starts stay
+small), which is why the pruning goes as far as it does: ``twilio/rest`` (Twilio's generated REST
+resources, 4 MB even for the one domain we call) is not bundled at all: the carrier adapter issues
+its few requests through the SDK's transport (:mod:`callingbox.core.carrier.twilio_rest`); and of
+Powertools the API keeps only what Logger and Metrics import.
 
 The dependency list is the ``server`` extra of ``pyproject.toml`` plus the base dependencies: the
 one place it is written. The resolved directory is cached under ``build/infra/lambda-deps/<hash>``
@@ -30,7 +37,7 @@ import tomllib
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable
 
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
@@ -43,6 +50,8 @@ __all__ = [
     "RUNTIME_PROVIDED",
     "TWILIO_ASYNC_ONLY",
     "UNUSED_SUBPACKAGES",
+    "POWERTOOLS_UTILITIES_KEPT",
+    "API_EXCLUDED",
     "VOICE_MODULES",
     "LambdaBundles",
     "lambda_requirements",
@@ -63,25 +72,34 @@ LAMBDA_PLATFORM = "manylinux2014_x86_64"
 
 # Chalice adds its own runtime (chalice/app.py) to the API package; the workers do not use it.
 NOT_BUNDLED = frozenset({"chalice"})
-# The Lambda Python runtime ships these (AWS keeps them current); bundling them would add ~28 MB.
-RUNTIME_PROVIDED = frozenset({"boto3", "botocore", "s3transfer"})
+# The Lambda Python runtime ships the AWS SDK and its dependencies (AWS keeps them current); bundling
+# them would add ~28 MB. urllib3 (requests' transport) and jmespath (Powertools) are among them.
+RUNTIME_PROVIDED = frozenset({"boto3", "botocore", "s3transfer", "jmespath", "python-dateutil", "six", "urllib3"})
 # Only Twilio's AsyncTwilioHttpClient imports aiohttp; the carrier adapter uses the sync client.
 TWILIO_ASYNC_ONLY = frozenset({
     "aiohttp", "aiohttp-retry", "aiohappyeyeballs", "aiosignal", "frozenlist", "multidict", "propcache", "yarl",
 })
-# Sub-packages the functions never import, relative to the dependency directory. Twilio's Client
-# imports each product domain lazily on attribute access, and the carrier adapter only uses the
-# 2010 REST API (calls, incoming and available numbers, messages): keep ``twilio/rest/api``, drop
-# the other 38 domains (18 MB). Powertools' event_handler is a router; Chalice routes for us.
-TWILIO_DOMAINS_KEPT = frozenset({"api"})
-UNUSED_SUBPACKAGES = ("aws_lambda_powertools/event_handler",)
+# Sub-packages the functions never import, relative to the dependency directory. The carrier adapter
+# does not use ``twilio.rest`` (see callingbox/core/carrier/twilio_rest.py): of Twilio the functions
+# load twilio/base (ClientBase, exceptions, deserialize), twilio/http, twilio/credential and
+# twilio/auth_strategy (imported by ClientBase), request_validator and twiml. Powertools'
+# event_handler is a router; Chalice routes for us.
+UNUSED_SUBPACKAGES = ("twilio/rest", "aws_lambda_powertools/event_handler")
+# The Powertools utilities the functions load (every other one under utilities/ is dropped): the
+# workers' batch processing (which imports the parser's models when pydantic is installed), SQS
+# records (data_classes), idempotency; the Logger's jmespath_utils; typing (LambdaContext).
+POWERTOOLS_UTILITIES_KEPT = frozenset({"batch", "data_classes", "idempotency", "jmespath_utils", "parser", "typing"})
+# What of the dependencies only the workers load, left out of the API bundle: of Powertools the API
+# uses Logger and Metrics only (callingbox/core/observability.py).
+API_EXCLUDED = tuple(f"aws_lambda_powertools/utilities/{name}" for name in ("batch", "data_classes", "idempotency",
+                                                                            "parser"))
 # Our own sub-packages the Lambda side never imports: the local stack (moto, the local carrier).
 OWN_EXCLUDED = ("local",)
 # Voice-side modules that must never appear in a Lambda bundle (ARCHITECTURE rule 1).
 VOICE_MODULES = ("awscrt", "amazon_transcribe", "pocketsphinx", "espeakng_loader", "numpy", "websockets")
 
 # Bump when the pruning rules change, so cached dependency directories are rebuilt.
-_PRUNE_VERSION = "1"
+_PRUNE_VERSION = "2"
 _IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache")
 
 
@@ -151,10 +169,9 @@ def _prune(site: Path) -> None:
                 Path(distribution.locate_file(file)).unlink(missing_ok=True)
     for relative in UNUSED_SUBPACKAGES:
         shutil.rmtree(site / relative, ignore_errors=True)
-    rest = site / "twilio" / "rest"
-    for domain in rest.iterdir():
-        if domain.is_dir() and domain.name not in TWILIO_DOMAINS_KEPT:
-            shutil.rmtree(domain)
+    for utility in (site / "aws_lambda_powertools" / "utilities").iterdir():
+        if utility.is_dir() and utility.name not in POWERTOOLS_UTILITIES_KEPT | {"__pycache__"}:
+            shutil.rmtree(utility)
     shutil.rmtree(site / "bin", ignore_errors=True)  # console scripts
     for directory in sorted((path for path in site.rglob("*") if path.is_dir()), reverse=True):
         if directory.name == "__pycache__" or not any(directory.iterdir()):
@@ -170,6 +187,17 @@ def _copy_package(destination: Path) -> None:
         return skipped | {name for name in names if Path(directory, name) in excluded}
 
     shutil.copytree(PACKAGE_DIR, destination / "callingbox", ignore=ignore)
+
+
+def _ignoring(root: Path, relatives: Iterable[str]) -> Callable[[str, list[str]], set[str]]:
+    """A ``copytree`` ignore function for :data:`_IGNORED` and the given paths relative to ``root``."""
+    excluded = {root / relative for relative in relatives}
+
+    def ignore(directory: str, names: list[str]) -> set[str]:
+        skipped = set(_IGNORED(directory, names)) | ({".complete"} if Path(directory) == root else set())
+        return skipped | {name for name in names if Path(directory, name) in excluded}
+
+    return ignore
 
 
 def _fresh(directory: Path) -> Path:
@@ -195,7 +223,7 @@ def stage_bundles(*, build_dir: Path = BUILD_DIR) -> LambdaBundles:
     shutil.copy2(FUNCTIONS_DIR / "app.py", api / "app.py")
     shutil.copytree(FUNCTIONS_DIR / "chalicelib", api / "chalicelib", ignore=_IGNORED)
     shutil.copy2(FUNCTIONS_DIR / ".chalice" / "config.json", api / ".chalice" / "config.json")
-    shutil.copytree(dependencies, api / "vendor", ignore=shutil.ignore_patterns(".complete"))
+    shutil.copytree(dependencies, api / "vendor", ignore=_ignoring(dependencies, API_EXCLUDED))
     _copy_package(api / "vendor")
 
     workers = _fresh(build_dir / "workers")

@@ -160,11 +160,12 @@ def test_search_follows_pages_through_the_base_url(twilio: FakeTwilio, carrier: 
 
 
 def test_search_with_small_pages_follows_next_page_uri(twilio: FakeTwilio) -> None:
-    # The SDK builds next-page URLs from https://api.twilio.com; they must reach the stand-in too.
+    # Next-page URLs are built from https://api.twilio.com, as the SDK's; they must reach the stand-in too.
     twilio.offer("US", *[available_local(f"+1415555{n:04d}", locality="SF", region="CA") for n in range(5)])
     carrier = TwilioCarrier(twilio.account_sid, twilio.auth_token, api_base_url=twilio.base_url)
-    client_pages = carrier._client.available_phone_numbers("US").local.list(page_size=2, limit=5)
-    assert len(client_pages) == 5
+    records = carrier._rest.list("AvailablePhoneNumbers/US/Local.json", "available_phone_numbers",
+                                 {"PageSize": 2}, limit=5)
+    assert [record["phone_number"] for record in records] == [f"+1415555{n:04d}" for n in range(5)]
     pages = [r.query.get("Page", ["0"])[0] for r in twilio.requests if "Local.json" in r.path]
     assert pages == ["0", "1", "2"]
 

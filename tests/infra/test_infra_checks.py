@@ -17,7 +17,14 @@ pytest.importorskip("aws_cdk", reason="the infra extra is not installed")
 from packaging.requirements import Requirement  # noqa: E402
 from packaging.utils import canonicalize_name  # noqa: E402
 
-from infra.bundles import LAMBDA_PYTHON, RUNTIME_PROVIDED, TWILIO_ASYNC_ONLY, VOICE_MODULES  # noqa: E402
+from infra.bundles import (  # noqa: E402
+    API_EXCLUDED,
+    LAMBDA_PYTHON,
+    POWERTOOLS_UTILITIES_KEPT,
+    RUNTIME_PROVIDED,
+    TWILIO_ASYNC_ONLY,
+    VOICE_MODULES,
+)
 from infra.nag import acknowledgments  # noqa: E402
 from infra.synthesis import api_bundle  # noqa: E402
 from tests.infra.template_queries import of_type  # noqa: E402
@@ -111,8 +118,12 @@ def test_api_bundle_is_the_chalice_app_with_the_core_and_no_voice_dependencies(a
     assert not top & set(VOICE_MODULES), top & set(VOICE_MODULES)
     assert not top & {"boto3", "botocore", "aiohttp", "moto"}
     assert not any(name.startswith("callingbox/local/") for name in names)
-    assert not any(name.startswith("twilio/rest/") and name.split("/")[2] not in {"api", "__init__.py"}
-                   for name in names)
+    assert not any(name.startswith("twilio/rest/") for name in names), "the adapter does not use twilio.rest"
+    assert {"twilio/base/client_base.py", "twilio/http/http_client.py", "twilio/request_validator.py",
+            "twilio/twiml/voice_response.py", "callingbox/core/carrier/twilio_rest.py"} <= set(names)
+    # Of Powertools the API keeps what Logger and Metrics load; the workers' utilities stay out.
+    assert "aws_lambda_powertools/logging/logger.py" in names and "aws_lambda_powertools/metrics/metrics.py" in names
+    assert not any(name.startswith(f"{excluded}/") for name in names for excluded in API_EXCLUDED)
     assert any(name.endswith(f"cpython-{LAMBDA_PYTHON.replace('.', '')}-x86_64-linux-gnu.so") for name in names)
     _assert_self_contained(api_files)
 
@@ -128,26 +139,30 @@ def test_workers_bundle_holds_the_workers_the_core_and_the_same_dependencies(syn
     assert (directory / "workers").is_dir() and (directory / "callingbox" / "core").is_dir()
     assert not _top_level(list(files)) & set(VOICE_MODULES)
     assert not (directory / "chalice").exists() and not (directory / "callingbox" / "local").exists()
+    assert not (directory / "twilio" / "rest").exists()
+    utilities = directory / "aws_lambda_powertools" / "utilities"
+    assert {path.name for path in utilities.iterdir() if path.is_dir()} == set(POWERTOOLS_UTILITIES_KEPT)
     _assert_self_contained(files)
 
 
-def test_twilio_sync_client_needs_neither_aiohttp_nor_the_pruned_domains() -> None:
-    """What the bundle's pruning relies on, checked against the same Twilio release in this venv."""
+def test_the_twilio_parts_the_functions_use_need_neither_aiohttp_nor_twilio_rest() -> None:
+    """What the bundle's pruning relies on, checked against the same Twilio release in this venv (the
+    bundles themselves are run in tests/infra/test_bundles_run.py)."""
     script = """
 import importlib.abc, sys
 class Refuse(importlib.abc.MetaPathFinder):
     def find_spec(self, name, path=None, target=None):
         parts = name.split(".")
-        if parts[0] in {"aiohttp", "aiohttp_retry"} or (parts[:2] == ["twilio", "rest"] and len(parts) > 2
-                                                       and parts[2] != "api"):
+        if parts[0] in {"aiohttp", "aiohttp_retry"} or parts[:2] == ["twilio", "rest"]:
             raise ImportError(f"pruned from the Lambda bundle: {name}")
 sys.meta_path.insert(0, Refuse())
-from twilio.rest import Client
 from twilio.request_validator import RequestValidator
 from twilio.twiml.voice_response import VoiceResponse, Connect
-client = Client("AC" + "0" * 32, "token")
-client.calls, client.incoming_phone_numbers, client.available_phone_numbers, client.messages
-client.api.v2010.account.calls
+from callingbox.core.carrier.twilio import TwilioCarrier
+from callingbox.core.carrier.twilio_rest import rest_exception
+TwilioCarrier("AC" + "0" * 32, "token")
+TwilioCarrier("AC" + "0" * 32, "token", api_base_url="http://127.0.0.1:9")
+import twilio.base.deserialize, twilio.base.exceptions
 print("ok")
 """
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=False)

@@ -1,14 +1,18 @@
-"""The Twilio adapter of the carrier port, built on the official ``twilio`` SDK.
+"""The Twilio adapter of the carrier port, built on the official ``twilio`` SDK's transport.
 
-The SDK is imported when a :class:`TwilioCarrier` is built, never when this module is: the API
-imports the carrier package on every cold start and most requests never talk to Twilio.
+The requests themselves are issued by :mod:`.twilio_rest` (the same URLs, parameter names and
+errors as ``twilio.rest.Client``, without its 4 MB of generated resources, which the Lambda bundles
+leave out for the API bundle's size goal); authentication, headers, the HTTP client and the
+exceptions are the SDK's. The SDK is imported when a :class:`TwilioCarrier` is built, never when
+this module is: the API imports the carrier package on every cold start and most requests never
+talk to Twilio.
 
-**Pointing the SDK elsewhere.** twilio-python builds every REST URL from fixed domain base URLs
-(``https://api.twilio.com`` …) and hands the finished absolute URL to its ``HttpClient``. The one
-place that sees every request of every domain, including the ``next_page_uri`` links of list
-pages, is therefore the HTTP client: :func:`rebased_http_client` returns a ``TwilioHttpClient``
-whose ``request`` swaps the scheme and host (and prefixes the base path) before sending. With
-``api_base_url=None`` the stock client is used and requests go to Twilio.
+**Pointing the SDK elsewhere.** Every REST URL is built from Twilio's fixed base URL
+(``https://api.twilio.com``) and handed, finished and absolute, to the SDK's ``HttpClient``. The one
+place that sees every request, including the ``next_page_uri`` links of list pages, is therefore
+the HTTP client: :func:`rebased_http_client` returns a ``TwilioHttpClient`` whose ``request`` swaps
+the scheme and host (and prefixes the base path) before sending. With ``api_base_url=None`` the
+stock client is used and requests go to Twilio.
 """
 
 from __future__ import annotations
@@ -126,40 +130,39 @@ class TwilioCarrier(Carrier):
         if not account_sid or not auth_token:
             raise ValueError("TwilioCarrier needs an account sid and an auth token")
         from twilio.http.http_client import TwilioHttpClient
-        from twilio.rest import Client
+
+        from .twilio_rest import TwilioRest
 
         http_client = (rebased_http_client(api_base_url) if api_base_url
                        else TwilioHttpClient(timeout=REQUEST_TIMEOUT_S))
-        # environment={} keeps TWILIO_EDGE/TWILIO_REGION from the process environment out of it:
-        # everything this client does is decided here.
-        self._client = Client(account_sid, auth_token, http_client=http_client, environment={})
+        self._rest = TwilioRest(account_sid, auth_token, http_client=http_client)
         self.api_base_url = api_base_url
 
     # -- calls ------------------------------------------------------------------------------------
 
     def dial(self, request: DialRequest) -> str:
         """``POST /Calls.json`` with inline TwiML, the four status events and, if asked, async AMD."""
-        options: dict[str, Any] = {
-            "to": request.to,
-            "from_": request.from_,
-            "twiml": request.twiml,
-            "status_callback": request.status_callback_url,
-            "status_callback_event": list(STATUS_CALLBACK_EVENTS),
-            "status_callback_method": "POST",
-            "timeout": request.ring_timeout_s,
+        form: dict[str, Any] = {
+            "To": request.to,
+            "From": request.from_,
+            "StatusCallback": request.status_callback_url,
+            "StatusCallbackEvent": list(STATUS_CALLBACK_EVENTS),  # a repeated field
+            "StatusCallbackMethod": "POST",
+            "Timeout": request.ring_timeout_s,
         }
-        if request.time_limit_s is not None:
-            options["time_limit"] = request.time_limit_s
         if request.amd_callback_url:
-            options.update(
-                machine_detection="DetectMessageEnd",
-                async_amd="true",
-                async_amd_status_callback=request.amd_callback_url,
-                async_amd_status_callback_method="POST",
-            )
+            form.update({
+                "MachineDetection": "DetectMessageEnd",
+                "AsyncAmd": "true",
+                "AsyncAmdStatusCallback": request.amd_callback_url,
+                "AsyncAmdStatusCallbackMethod": "POST",
+            })
+        if request.time_limit_s is not None:
+            form["TimeLimit"] = request.time_limit_s
+        form["Twiml"] = request.twiml
         with _carrier_errors("place the call"):
-            call = self._client.calls.create(**options)
-        return str(call.sid)
+            call = self._rest.create("Calls.json", form)
+        return str(call["sid"])
 
     def hang_up(self, call_sid: str) -> None:
         """``Status=completed``, which Twilio documents as ending the call in any state (a queued or
@@ -167,7 +170,7 @@ class TwilioCarrier(Carrier):
         A call that already ended is not an error."""
         try:
             with _carrier_errors("hang up the call"):
-                self._client.calls(call_sid).update(status="completed")
+                self._rest.update(f"Calls/{call_sid}.json", {"Status": "completed"})
         except CarrierError as error:
             if error.code != CALL_ALREADY_ENDED:
                 raise
@@ -175,7 +178,7 @@ class TwilioCarrier(Carrier):
     def redirect(self, call_sid: str, twiml: str) -> None:
         """Replace the call's TwiML (``Twiml=``); the current ``<Connect><Stream>`` ends."""
         with _carrier_errors("redirect the call"):
-            self._client.calls(call_sid).update(twiml=twiml)
+            self._rest.update(f"Calls/{call_sid}.json", {"Twiml": twiml})
 
     def find_call(self, *, to: str, from_: str, started_after: int) -> Optional[str]:
         """The newest call ``from_`` → ``to`` whose ``date_created`` is at or after ``started_after``.
@@ -184,12 +187,16 @@ class TwilioCarrier(Carrier):
         filter has day granularity and skips calls still queued (their ``start_time`` is empty),
         which is exactly the call a lost dial may have left behind.
         """
+        from twilio.base.deserialize import rfc2822_datetime
+
         cutoff = datetime.fromtimestamp(started_after, tz=timezone.utc)
         with _carrier_errors("list calls"):
-            calls = self._client.calls.list(to=to, from_=from_, limit=FIND_CALL_SCAN, page_size=FIND_CALL_SCAN)
+            calls = self._rest.list("Calls.json", "calls", {"To": to, "From": from_, "PageSize": FIND_CALL_SCAN},
+                                    limit=FIND_CALL_SCAN)
         for call in calls:
-            if call.date_created is not None and call.date_created >= cutoff:
-                return str(call.sid)
+            created = rfc2822_datetime(call.get("date_created"))  # Twilio's RFC 2822 dates, as the SDK parses them
+            if created is not None and created >= cutoff:
+                return str(call["sid"])
         return None
 
     # -- numbers ----------------------------------------------------------------------------------
@@ -197,29 +204,32 @@ class TwilioCarrier(Carrier):
     def search_available(self, *, country: str = "US", area_code: Optional[str] = None,
                          limit: int = 20) -> list[AvailableNumber]:
         """Local numbers on offer (``AvailablePhoneNumbers/{country}/Local.json``)."""
-        options: dict[str, Any] = {"limit": limit, "page_size": limit}
+        query: dict[str, Any] = {}
         if area_code:
-            options["area_code"] = int(area_code)
+            query["AreaCode"] = int(area_code)
+        query["PageSize"] = limit
         with _carrier_errors("search available numbers"):
-            records = self._client.available_phone_numbers(country).local.list(**options)
+            records = self._rest.list(f"AvailablePhoneNumbers/{country}/Local.json", "available_phone_numbers",
+                                      query, limit=limit)
         return [
-            AvailableNumber(number=str(record.phone_number), locality=record.locality or None,
-                            region=record.region or None, country=record.iso_country or country,
-                            capabilities=_capabilities(record.capabilities))
+            AvailableNumber(number=str(record.get("phone_number")), locality=record.get("locality") or None,
+                            region=record.get("region") or None, country=record.get("iso_country") or country,
+                            capabilities=_capabilities(record.get("capabilities")))
             for record in records
         ]
 
-    def _owned(self, record: Any) -> OwnedNumber:
-        return OwnedNumber(number=str(record.phone_number), carrier_sid=str(record.sid),
-                           capabilities=_capabilities(record.capabilities))
+    @staticmethod
+    def _owned(record: Mapping[str, Any]) -> OwnedNumber:
+        return OwnedNumber(number=str(record.get("phone_number")), carrier_sid=str(record.get("sid")),
+                           capabilities=_capabilities(record.get("capabilities")))
 
     def buy(self, number: str, *, voice_url: str, status_callback_url: str) -> OwnedNumber:
         """``POST /IncomingPhoneNumbers.json`` with the platform's voice and status webhooks."""
         with _carrier_errors(f"buy {number}"):
-            record = self._client.incoming_phone_numbers.create(
-                phone_number=number, voice_url=voice_url, voice_method="POST",
-                status_callback=status_callback_url, status_callback_method="POST",
-            )
+            record = self._rest.create("IncomingPhoneNumbers.json", {
+                "StatusCallback": status_callback_url, "StatusCallbackMethod": "POST",
+                "VoiceMethod": "POST", "VoiceUrl": voice_url, "PhoneNumber": number,
+            })
         return self._owned(record)
 
     def adopt(self, carrier_sid: str, number: str, *, voice_url: str, status_callback_url: str) -> OwnedNumber:
@@ -227,19 +237,20 @@ class TwilioCarrier(Carrier):
 
         Fetching first means a wrong sid never has its voice URL taken over.
         """
+        path = f"IncomingPhoneNumbers/{carrier_sid}.json"
         with _carrier_errors(f"find number {carrier_sid}"):
-            current = self._client.incoming_phone_numbers(carrier_sid).fetch()
-        if current.phone_number != number:
-            raise CarrierError(f"{carrier_sid} is {current.phone_number} at the carrier, not {number}",
+            current = self._rest.fetch(path)
+        if current.get("phone_number") != number:
+            raise CarrierError(f"{carrier_sid} is {current.get('phone_number')} at the carrier, not {number}",
                                code="number_mismatch", status=400)
         with _carrier_errors(f"configure {number}"):
-            record = self._client.incoming_phone_numbers(carrier_sid).update(
-                voice_url=voice_url, voice_method="POST", status_callback=status_callback_url,
-                status_callback_method="POST", friendly_name=number,
-            )
+            record = self._rest.update(path, {
+                "FriendlyName": number, "StatusCallback": status_callback_url, "StatusCallbackMethod": "POST",
+                "VoiceMethod": "POST", "VoiceUrl": voice_url,
+            })
         return self._owned(record)
 
     def release(self, carrier_sid: str) -> None:
         """``DELETE /IncomingPhoneNumbers/{sid}.json``."""
         with _carrier_errors(f"release number {carrier_sid}"):
-            self._client.incoming_phone_numbers(carrier_sid).delete()
+            self._rest.delete(f"IncomingPhoneNumbers/{carrier_sid}.json")
