@@ -99,18 +99,22 @@ def provision(endpoint_url: str) -> dict[str, str]:
     return urls
 
 
-_DYNAMODB_WRITES = frozenset(
-    {"PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "BatchWriteItem"}
+# Writes, plus the reads that walk many items: moto's index query sorts the index's items by their
+# key attributes, and a write removing an item's sparse-index attribute meanwhile makes that sort
+# fail with a KeyError (a 500), where real DynamoDB would answer.
+_DYNAMODB_SERIALIZED = frozenset(
+    {"PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "BatchWriteItem", "Query", "Scan"}
 )
 
 
 class _AtomicWrites:
-    """WSGI wrapper that runs DynamoDB writes one at a time.
+    """WSGI wrapper that runs DynamoDB writes (and queries and scans) one at a time.
 
     Real DynamoDB evaluates a condition and applies the write atomically; moto checks and then
     writes in Python with no lock, so two threads could both pass the same condition. Holding a
     lock around each write restores the service's guarantee, which the attach race and the
-    idempotency tests depend on.
+    idempotency tests depend on. Queries and scans take the lock too: moto iterates the items
+    while other threads write them (see :data:`_DYNAMODB_SERIALIZED`).
     """
 
     def __init__(self, app: Any) -> None:
@@ -121,9 +125,9 @@ class _AtomicWrites:
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         target = environ.get("HTTP_X_AMZ_TARGET", "")
-        if target.startswith("DynamoDB_") and target.split(".", 1)[-1] in _DYNAMODB_WRITES:
+        if target.startswith("DynamoDB_") and target.split(".", 1)[-1] in _DYNAMODB_SERIALIZED:
             with self._lock:
-                # Consume the whole response inside the lock: the write happens while iterating.
+                # Consume the whole response inside the lock: the work happens while iterating.
                 return list(self._app(environ, start_response))
         return self._app(environ, start_response)
 

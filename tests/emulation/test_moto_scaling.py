@@ -1,0 +1,88 @@
+"""The benchmarks' moto patches (benchmarks/moto_scaling.py) change only moto's costs, never its
+answers: the same requests give the same results with and without them."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from benchmarks import moto_scaling
+
+REGION = "us-east-1"
+
+
+def _table(client: Any) -> None:
+    client.create_table(
+        TableName="t", BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": "PK", "KeyType": "HASH"}, {"AttributeName": "SK", "KeyType": "RANGE"}],
+        AttributeDefinitions=[{"AttributeName": name, "AttributeType": "S"} for name in ("PK", "SK", "LIVE")],
+        GlobalSecondaryIndexes=[{"IndexName": "live", "Projection": {"ProjectionType": "ALL"},
+                                 "KeySchema": [{"AttributeName": "LIVE", "KeyType": "HASH"},
+                                               {"AttributeName": "SK", "KeyType": "RANGE"}]}])
+    for partition in ("ws#a", "ws#b"):
+        for n in range(12):
+            item = {"PK": {"S": partition}, "SK": {"S": f"call#{n:03d}"}}
+            if n % 3 == 0:  # a sparse index: only some items carry its key
+                item["LIVE"] = {"S": "live"}
+            client.put_item(TableName="t", Item=item)
+
+
+def _dynamodb_answers(client: Any) -> list[Any]:
+    keys = lambda response: [(i["PK"]["S"], i["SK"]["S"]) for i in response["Items"]]  # noqa: E731
+    return [
+        keys(client.query(TableName="t", KeyConditionExpression="PK = :p", ExpressionAttributeValues={":p": {"S": "ws#a"}})),
+        keys(client.query(TableName="t", KeyConditionExpression="PK = :p AND begins_with(SK, :s)",
+                          ExpressionAttributeValues={":p": {"S": "ws#b"}, ":s": {"S": "call#01"}},
+                          ScanIndexForward=False)),
+        keys(client.query(TableName="t", IndexName="live", KeyConditionExpression="LIVE = :l",
+                          ExpressionAttributeValues={":l": {"S": "live"}})),
+        client.query(TableName="t", IndexName="live", KeyConditionExpression="LIVE = :l", Select="COUNT",
+                     FilterExpression="PK = :p", ExpressionAttributeValues={":l": {"S": "live"}, ":p": {"S": "ws#a"}}
+                     )["Count"],
+    ]
+
+
+def _sqs_answers(client: Any) -> list[Any]:
+    standard = client.create_queue(QueueName="standard")["QueueUrl"]
+    fifo = client.create_queue(QueueName="q.fifo", Attributes={"FifoQueue": "true",
+                                                                "ContentBasedDeduplication": "true"})["QueueUrl"]
+    for n in range(3):
+        client.send_message(QueueUrl=standard, MessageBody=f"m{n}")
+        # content-based deduplication still applies on the FIFO queue: the repeat is dropped
+        client.send_message(QueueUrl=fifo, MessageBody="same", MessageGroupId="g")
+    received = client.receive_message(QueueUrl=standard, MaxNumberOfMessages=10)["Messages"]
+    deduplicated = client.receive_message(QueueUrl=fifo, MaxNumberOfMessages=10)["Messages"]
+    attributes = client.get_queue_attributes(QueueUrl=standard, AttributeNames=["All"])["Attributes"]
+    return [sorted(m["Body"] for m in received), [m["Body"] for m in deduplicated],
+            attributes["ApproximateNumberOfMessagesNotVisible"]]
+
+
+def _answers(patched: bool, scenario: Callable[[Any], list[Any]], service: str) -> list[Any]:
+    with mock_aws():
+        client = boto3.client(service, region_name=REGION)
+        if service == "dynamodb":
+            _table(client)
+        if not patched:
+            return scenario(client)
+        with moto_scaling.installed():
+            return scenario(client)
+
+
+@pytest.mark.parametrize(("service", "scenario"), [("dynamodb", _dynamodb_answers), ("sqs", _sqs_answers)])
+def test_the_patched_emulation_answers_as_moto_does(service: str, scenario: Callable[[Any], list[Any]]) -> None:
+    plain = _answers(False, scenario, service)
+    assert plain == _answers(True, scenario, service)
+    assert plain  # and the scenario did produce answers
+
+
+def test_the_patches_are_undone_when_the_block_ends() -> None:
+    from moto.dynamodb.models.table import Table
+    from moto.sqs.models import Queue, SQSBackend
+
+    before = (Table.query, SQSBackend.send_message, Queue.attributes)
+    with moto_scaling.installed():
+        assert (Table.query, SQSBackend.send_message, Queue.attributes) != before
+    assert (Table.query, SQSBackend.send_message, Queue.attributes) == before
