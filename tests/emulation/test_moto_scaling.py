@@ -1,15 +1,22 @@
 """The benchmarks' moto patches (benchmarks/moto_scaling.py) change only moto's costs, never its
-answers: the same requests give the same results with and without them."""
+answers: the same requests give the same results with and without them.
+
+Each comparison runs in a child interpreter: ``mock_aws`` resets moto's backends, which in this
+process also hold the session's local stack (its moto server runs in a thread here).
+"""
 
 from __future__ import annotations
 
 from typing import Any, Callable
 
-import boto3
-import pytest
-from moto import mock_aws
+import json
+import subprocess
+import sys
+from pathlib import Path
 
-from benchmarks import moto_scaling
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
 
 REGION = "us-east-1"
 
@@ -61,6 +68,11 @@ def _sqs_answers(client: Any) -> list[Any]:
 
 
 def _answers(patched: bool, scenario: Callable[[Any], list[Any]], service: str) -> list[Any]:
+    import boto3
+    from moto import mock_aws
+
+    from benchmarks import moto_scaling
+
     with mock_aws():
         client = boto3.client(service, region_name=REGION)
         if service == "dynamodb":
@@ -71,18 +83,32 @@ def _answers(patched: bool, scenario: Callable[[Any], list[Any]], service: str) 
             return scenario(client)
 
 
-@pytest.mark.parametrize(("service", "scenario"), [("dynamodb", _dynamodb_answers), ("sqs", _sqs_answers)])
-def test_the_patched_emulation_answers_as_moto_does(service: str, scenario: Callable[[Any], list[Any]]) -> None:
-    plain = _answers(False, scenario, service)
-    assert plain == _answers(True, scenario, service)
-    assert plain  # and the scenario did produce answers
+SCENARIOS = {"dynamodb": _dynamodb_answers, "sqs": _sqs_answers}
+
+
+def _in_child(code: str) -> Any:
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("service", sorted(SCENARIOS))
+def test_the_patched_emulation_answers_as_moto_does(service: str) -> None:
+    plain, patched = _in_child(
+        "import json; from tests.emulation.test_moto_scaling import SCENARIOS, _answers; "
+        f"print(json.dumps([_answers(p, SCENARIOS[{service!r}], {service!r}) for p in (False, True)]))")
+    assert plain == patched
+    assert plain and all(answer not in (None, [], 0) for answer in plain)  # the scenario produced answers
 
 
 def test_the_patches_are_undone_when_the_block_ends() -> None:
-    from moto.dynamodb.models.table import Table
-    from moto.sqs.models import Queue, SQSBackend
-
-    before = (Table.query, SQSBackend.send_message, Queue.attributes)
-    with moto_scaling.installed():
-        assert (Table.query, SQSBackend.send_message, Queue.attributes) != before
-    assert (Table.query, SQSBackend.send_message, Queue.attributes) == before
+    assert _in_child(
+        "import json\n"
+        "from moto.dynamodb.models.table import Table\n"
+        "from moto.sqs.models import Queue, SQSBackend\n"
+        "from benchmarks import moto_scaling\n"
+        "now = lambda: (Table.query, SQSBackend.send_message, Queue.attributes)\n"
+        "before = now()\n"
+        "with moto_scaling.installed():\n"
+        "    during = now()\n"
+        "print(json.dumps([during != before, now() == before]))") == [True, True]
