@@ -19,6 +19,7 @@ from typing import Any, Callable, Mapping, Optional
 from callingbox.core.auth import KeyResolver
 from callingbox.core.carrier.base import Carrier
 from callingbox.core.queues import JobQueues
+from callingbox.core.per_process import PerProcess
 from callingbox.core.settings import Settings
 from callingbox.core.store.binding import bind_store
 
@@ -120,21 +121,14 @@ def _carrier_from_settings(settings: Settings) -> Carrier:
     return carrier_from_settings(settings)
 
 
-_runtime: Optional[Runtime] = None
-_lock = threading.Lock()
+_runtime: PerProcess[Runtime] = PerProcess(lambda: Runtime.from_settings(Settings.from_env()))
 
 
 def current() -> Runtime:
     """The installed runtime, built from the environment on first use."""
-    global _runtime
-    if _runtime is None:
-        with _lock:
-            if _runtime is None:
-                _runtime = Runtime.from_settings(Settings.from_env())
-    return _runtime
+    return _runtime.get()
 
 
 def install(runtime: Optional[Runtime]) -> None:
     """Replace the runtime (``None`` rebuilds it from the environment on next use)."""
-    global _runtime
-    _runtime = runtime
+    _runtime.install(runtime)

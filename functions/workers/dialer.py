@@ -13,7 +13,6 @@ Examples:
 
 from __future__ import annotations
 
-import threading
 from typing import Any, Optional
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
@@ -22,6 +21,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from callingbox.core.carrier.base import Carrier
 from callingbox.core.dialing import Dialer, DialJob, DialLimits, DialResult, DynamoSlotStore, Pacer
 from callingbox.core.observability import get_logger
+from callingbox.core.per_process import PerProcess
 from callingbox.core.settings import Settings
 
 __all__ = ["handler", "record_handler", "build_dialer", "install", "BATCH_WAIT_BUDGET_S"]
@@ -29,8 +29,6 @@ __all__ = ["handler", "record_handler", "build_dialer", "install", "BATCH_WAIT_B
 # Pacing waits of one batch together stay well inside the dial queue's 60 s visibility timeout.
 BATCH_WAIT_BUDGET_S = 30.0
 
-_dialer: Optional[Dialer] = None
-_lock = threading.Lock()
 
 
 def _carrier(settings: Settings) -> Carrier:
@@ -60,19 +58,16 @@ def build_dialer(settings: Settings, *, carrier: Optional[Carrier] = None) -> Di
                   limits=limits)
 
 
+_dialer: PerProcess[Dialer] = PerProcess(lambda: build_dialer(Settings.from_env()))
+
+
 def install(dialer: Optional[Dialer]) -> None:
     """Use ``dialer`` for the next batches (``None``: build one from the environment on next use)."""
-    global _dialer
-    with _lock:
-        _dialer = dialer
+    _dialer.install(dialer)
 
 
 def _current() -> Dialer:
-    global _dialer
-    with _lock:
-        if _dialer is None:
-            _dialer = build_dialer(Settings.from_env())
-        return _dialer
+    return _dialer.get()
 
 
 def record_handler(record: SQSRecord) -> str:

@@ -10,7 +10,6 @@ Each job runs behind Powertools idempotency (see :mod:`callingbox.core.extractio
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
@@ -19,6 +18,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from callingbox.core.extraction.types import ExtractionJob
 from callingbox.core.observability import get_logger
+from callingbox.core.per_process import PerProcess
 from callingbox.core.settings import Settings
 
 __all__ = ["handler", "record_handler", "ExtractionRuntime", "current", "install"]
@@ -46,24 +46,17 @@ class ExtractionRuntime:
         return cls(settings=settings, run=run, idempotency_config=config)
 
 
-_runtime: Optional[ExtractionRuntime] = None
-_lock = threading.Lock()
+_runtime: PerProcess[ExtractionRuntime] = PerProcess(lambda: ExtractionRuntime.from_settings(Settings.from_env()))
 
 
 def current() -> ExtractionRuntime:
     """The installed runtime, built from the environment on first use."""
-    global _runtime
-    if _runtime is None:
-        with _lock:
-            if _runtime is None:
-                _runtime = ExtractionRuntime.from_settings(Settings.from_env())
-    return _runtime
+    return _runtime.get()
 
 
 def install(runtime: Optional[ExtractionRuntime]) -> None:
     """Replace the runtime (``None``: rebuild from the environment on next use)."""
-    global _runtime
-    _runtime = runtime
+    _runtime.install(runtime)
 
 
 def record_handler(record: SQSRecord) -> dict[str, Any]:

@@ -12,7 +12,6 @@ A record that is not a webhooks job is logged and dropped, never retried.
 from __future__ import annotations
 
 import json
-import threading
 from typing import Any, Optional
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
@@ -20,30 +19,24 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from callingbox.core.delivery import DeliveryWorker, InvalidJob
 from callingbox.core.observability import get_logger
+from callingbox.core.per_process import PerProcess
 from callingbox.core.settings import Settings
 
 __all__ = ["handler", "record_handler", "install", "worker"]
 
 logger = get_logger("webhooks")
 
-_worker: Optional[DeliveryWorker] = None
-_lock = threading.Lock()
+_worker: PerProcess[DeliveryWorker] = PerProcess(lambda: DeliveryWorker.from_settings(Settings.from_env()))
 
 
 def worker() -> DeliveryWorker:
     """The worker of this process, built from the environment on first use."""
-    global _worker
-    if _worker is None:
-        with _lock:
-            if _worker is None:
-                _worker = DeliveryWorker.from_settings(Settings.from_env())
-    return _worker
+    return _worker.get()
 
 
 def install(replacement: Optional[DeliveryWorker]) -> None:
     """Replace the worker (tests, the local stack); ``None`` rebuilds it from the environment."""
-    global _worker
-    _worker = replacement
+    _worker.install(replacement)
 
 
 def record_handler(record: SQSRecord) -> None:
