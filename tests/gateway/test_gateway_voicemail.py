@@ -81,8 +81,9 @@ def test_a_machine_gets_the_message_after_the_redirect_and_the_call_ends_no_answ
         async with running_gateway(engines) as gateway:
             # GIVEN the conversation that started at answer, while detection listened
             first = await media_client(gateway.url, token).connect()
-            await first.wait_for_event("mark", 5, after=0.0)
-            await eventually(lambda: first.marks_echoed, 5)  # the greeting played to the machine
+            # (generous bounds: the greeting plays in real time, and CI runs two test workers at once)
+            await first.wait_for_event("mark", 15, after=0.0)
+            await eventually(lambda: first.marks_echoed, 15)  # the greeting played to the machine
             # WHEN detection reports a machine (after the beep) and the carrier redirects the call
             await asyncio.to_thread(machine_answered, workspace.id, call_id)
             await first.hangup()  # the redirect ends the first stream with ``stop``
@@ -127,7 +128,7 @@ def test_without_a_machine_flag_the_stopped_stream_completes_as_usual(api: Any, 
     async def scenario() -> None:
         async with running_gateway(FakeEngines()) as gateway:
             client = await media_client(gateway.url, stream_token(workspace.id, call_id)).connect()
-            await client.wait_for_event("mark", 5, after=0.0)
+            await client.wait_for_event("mark", 15, after=0.0)
             await client.hangup()
             await eventually(lambda: gateway.open_streams == 0, 10)
 
