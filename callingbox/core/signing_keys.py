@@ -19,17 +19,13 @@ Limitations:
 
 from __future__ import annotations
 
-import threading
 from typing import Optional
 
 from .errors import ServiceUnavailable
+from .secret_values import forget_cached_secret_strings, secret_string
 from .settings import Settings
 
 __all__ = ["stream_token_key", "StreamTokenKeyNotConfigured", "forget_cached_keys"]
-
-_keys: dict[str, bytes] = {}
-_keys_lock = threading.Lock()
-
 
 class StreamTokenKeyNotConfigured(ServiceUnavailable):
     """No stream-token key in this deployment: retrying will not help until someone sets one."""
@@ -41,19 +37,9 @@ class StreamTokenKeyNotConfigured(ServiceUnavailable):
         return False
 
 
-def _read_secret(settings: Settings) -> bytes:
-    import botocore.session
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    client = botocore.session.get_session().create_client(
-        "secretsmanager", region_name=settings.region, endpoint_url=settings.aws_endpoint_url,
-    )
-    try:
-        secret = client.get_secret_value(SecretId=settings.signing_secret_arn)
-    except (BotoCoreError, ClientError) as error:
-        raise ServiceUnavailable(f"cannot read the stream-token key's secret: {error}",
-                                 code="stream_token_key_unavailable") from error
-    value = secret.get("SecretString") or ""
+def _key_from_secret(settings: Settings, arn: str) -> bytes:
+    value = secret_string(settings, arn, what="the stream-token key's secret",
+                          unavailable_code="stream_token_key_unavailable")
     if not value:
         raise StreamTokenKeyNotConfigured("the stream-token key's secret (CALLINGBOX_SIGNING_SECRET_ARN) is empty "
                                           "or binary; it must hold the key as a plain string")
@@ -74,13 +60,9 @@ def stream_token_key(settings: Settings) -> bytes:
     if not arn:
         raise StreamTokenKeyNotConfigured("no stream-token key is configured: set CALLINGBOX_STREAM_TOKEN_SECRET, "
                                           "or CALLINGBOX_SIGNING_SECRET_ARN to a secret holding it")
-    with _keys_lock:
-        if arn not in _keys:
-            _keys[arn] = _read_secret(settings)
-        return _keys[arn]
+    return _key_from_secret(settings, arn)
 
 
 def forget_cached_keys() -> None:
     """Drop the keys read so far (tests; a rotated secret is picked up by new processes)."""
-    with _keys_lock:
-        _keys.clear()
+    forget_cached_secret_strings()

@@ -9,11 +9,11 @@ Twilio stand-in's), and ``CALLINGBOX_TWILIO_API_URL`` sends the SDK to the stand
 from __future__ import annotations
 
 import json
-import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Optional
 
 from ..errors import ServiceUnavailable
+from ..secret_values import forget_cached_secret_strings, secret_string
 from ..settings import Settings
 
 if TYPE_CHECKING:
@@ -48,29 +48,16 @@ class CarrierNotConfigured(ServiceUnavailable):
         return False
 
 
-_secrets: dict[str, TwilioCredentials] = {}
-_secrets_lock = threading.Lock()
-
-
 def carrier_configured(settings: Settings) -> bool:
     """Whether ``settings`` name any carrier credentials (without fetching a secret)."""
     return bool(settings.twilio_secret_arn or (settings.twilio_account_sid and settings.twilio_auth_token))
 
 
-def _read_secret(settings: Settings) -> TwilioCredentials:
-    import botocore.session
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    client = botocore.session.get_session().create_client(
-        "secretsmanager", region_name=settings.region, endpoint_url=settings.aws_endpoint_url,
-    )
+def _credentials_from_secret(settings: Settings, arn: str) -> TwilioCredentials:
+    value = secret_string(settings, arn, what="the Twilio credentials secret",
+                          unavailable_code="carrier_credentials_unavailable")
     try:
-        secret = client.get_secret_value(SecretId=settings.twilio_secret_arn)
-    except (BotoCoreError, ClientError) as error:
-        raise ServiceUnavailable(f"cannot read the Twilio credentials secret: {error}",
-                                 code="carrier_credentials_unavailable") from error
-    try:
-        values = json.loads(secret["SecretString"])
+        values = json.loads(value)
         credentials = TwilioCredentials(str(values["account_sid"]), str(values["auth_token"]))
     except (KeyError, TypeError, ValueError) as error:
         raise CarrierNotConfigured('the Twilio credentials secret must be JSON {"account_sid": …, '
@@ -88,10 +75,7 @@ def credentials_from_settings(settings: Settings) -> TwilioCredentials:
     """
     arn = settings.twilio_secret_arn
     if arn:
-        with _secrets_lock:
-            if arn not in _secrets:
-                _secrets[arn] = _read_secret(settings)
-            return _secrets[arn]
+        return _credentials_from_secret(settings, arn)
     if settings.twilio_account_sid and settings.twilio_auth_token:
         return TwilioCredentials(settings.twilio_account_sid, settings.twilio_auth_token)
     raise CarrierNotConfigured("no carrier is configured: set TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN, or "
@@ -114,5 +98,4 @@ def carrier_from_settings(settings: Settings) -> "Carrier":
 
 def forget_cached_secrets() -> None:
     """Drop the secrets read so far (tests; a rotated secret is picked up by new processes)."""
-    with _secrets_lock:
-        _secrets.clear()
+    forget_cached_secret_strings()
