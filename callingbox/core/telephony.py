@@ -146,10 +146,13 @@ def _terminal_fields(doc: dict[str, Any], carrier_status: str, duration: int, no
         # carrier's final callback; without a note the caller hung up.
         reason = doc.get("end_reason") or doc.get("ending_reason") or EndReason.CALLER_HANGUP.value
         failed = reason.startswith("error:")
+        billable = max(0, now - int(answered_at))
+        total = duration or max(0, now - int(doc.get("started_at") or answered_at))
+        # The carrier counts whole seconds on its clock, billable_seconds comes from ours: they can
+        # disagree by a second, and a call never lasts less than its answered part.
         fields.update(status=(CallStatus.FAILED if failed else CallStatus.COMPLETED).value,
-                      end_reason=reason,
-                      answered_at=answered_at, billable_seconds=max(0, now - int(answered_at)),
-                      duration_seconds=duration or max(0, now - int(doc.get("started_at") or answered_at)))
+                      end_reason=reason, answered_at=answered_at, billable_seconds=billable,
+                      duration_seconds=max(total, billable))
     return fields
 
 

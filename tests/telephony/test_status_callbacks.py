@@ -141,3 +141,15 @@ def test_callbacks_for_unknown_calls_are_acknowledged_and_ignored(workspace: Any
     response = telephony.twilio.post(status_path(workspace.id, "call_doesnotexist"),
                                      {"CallSid": "CA0", "CallStatus": "completed"})
     assert response.status_code == 200
+
+
+def test_a_call_never_lasts_less_than_its_billable_part() -> None:
+    from callingbox.core.telephony import _terminal_fields
+
+    # GIVEN a call answered at t=100 by our clock, WHEN the carrier's final callback arrives at
+    # t=123 reporting 22 s (its own clock and rounding) THEN the duration covers the 23 billable s
+    doc = {"status": "in_progress", "answered_at": 100, "started_at": 95}
+    fields = _terminal_fields(doc, "completed", 22, 123)
+    assert (fields["billable_seconds"], fields["duration_seconds"]) == (23, 23)
+    # AND a longer carrier duration (ringing included) is kept as the carrier reported it
+    assert _terminal_fields(doc, "completed", 30, 123)["duration_seconds"] == 30
