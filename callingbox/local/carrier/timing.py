@@ -43,5 +43,8 @@ class Timing:
 
 
 FAST_TIMING = Timing(ring_delay_s=0.0, answer_delay_s=0.0, first_line_delay_s=0.2, reply_timeout_s=3.0,
-                     idle_hangup_s=3.0, linger_s=10.0, amd_human_s=0.5, voicemail_silence_s=1.0, dial_bridge_s=0.2)
-"""Near-instant network for tests and benchmarks (turn taking keeps its realistic 0.7 s gap)."""
+                     idle_hangup_s=3.0, linger_s=10.0, amd_human_s=0.5, voicemail_silence_s=3.0, dial_bridge_s=0.2)
+"""Near-instant network for tests and benchmarks (turn taking keeps its realistic 0.7 s gap). The
+mailbox keeps the realistic 3 s of silence too: after the redirect the gateway loads the call and
+synthesizes the message's first sentence, which on a loaded machine took longer than 1 s, and the
+machine then hung up on an empty recording."""
