@@ -116,6 +116,8 @@ def _run() -> Figures:
         windows = int((dialed[-1] - first) // WINDOW_S)
         counts = [sum(1 for t in dialed if first + w * WINDOW_S <= t < first + (w + 1) * WINDOW_S) for w in range(windows)]
         errors = [abs(c / WINDOW_S - CPS) / CPS * 100 for c in counts]
+        # The first seconds one by one: how fast the dialers reach the limit from a standing start.
+        ramp = [sum(1 for t in dialed if first + n <= t < first + n + 1) for n in range(int(WINDOW_S))]
         with httpx.Client(base_url=stack.api_url, headers=headers, trust_env=False, timeout=30) as api:
             statuses = collections.Counter()
             for call_id in call_ids[:: max(1, CALLS // 50)]:  # a sample of the API's view
@@ -128,7 +130,8 @@ def _run() -> Figures:
     return {
         "dialer.sustained_cps": figure(overall, "calls/s", limit=CPS, calls=CALLS, dialers=DIALERS),
         "dialer.rate_error_pct": figure(max(errors) if errors else 100.0, "%", cps=CPS, windows=counts,
-                                        overall_cps=round(overall, 2), created_in_s=round(created_s, 1)),
+                                        overall_cps=round(overall, 2), created_in_s=round(created_s, 1),
+                                        first_seconds=ramp),
         "dialer.lost": figure(len(accepted - ended), "calls", accepted=len(accepted), api_sample=dict(statuses)),
         "dialer.duplicates": figure(sum(n - 1 for n in per_call.values()), "calls"),
         "dialer.concurrency_exceeded": figure(sum(1 for live in peak if live > CAP), "samples", cap=CAP,

@@ -29,8 +29,13 @@ And every request to the server lists moto's package directory (``list_of_moto_m
 ``listdir`` and an ``isdir`` per entry) to route itself, about a tenth of the server's time; the
 list is read once.
 
-A GSI query still filters every item of the table (moto keeps no index), but no longer sorts the
-whole table before filtering. Scans are left as they are (no hot path here uses them).
+moto keeps no global secondary index: a GSI query filters every item of the table (the dialer's
+count of live calls, once per dial, over a table that grows by five items per call). The patch keeps
+one, per table and index, from the index's hash value to the keys of the items that carry it: built
+on a table's first index query, then updated after every put, update and delete (transactions and
+batch writes go through those too) and every transaction rollback. The query then hands moto only
+that partition of the index, which moto filters, sorts and pages as before. Scans are left as they
+are (no hot path here uses them).
 """
 
 from __future__ import annotations
@@ -38,12 +43,14 @@ from __future__ import annotations
 import contextlib
 import copy
 import threading
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, Optional
 
 __all__ = ["installed"]
 
 _lock = threading.Lock()
+# Distinct update expressions kept parsed (ours are a few dozen).
+_MAX_PARSED = 512
 _depth = 0
 _undo: list[Any] = []
 
@@ -72,23 +79,93 @@ def _matches(key: Any, comparison: str, values: list[Any]) -> bool:
     return bool(key.compare(comparison, values))
 
 
+class _IndexCache:
+    """A table's global secondary indexes: index name -> hash value -> item keys (see the module docstring)."""
+
+    def __init__(self, table: Any) -> None:
+        self.table = table
+        self._specs: dict[str, tuple[str, list[str]]] = {}
+        for index in table.global_indexes:
+            hashes = [key["AttributeName"] for key in index.schema if key["KeyType"] == "HASH"]
+            ranges = [key["AttributeName"] for key in index.schema if key["KeyType"] == "RANGE"]
+            if len(hashes) == 1:
+                self._specs[index.name] = (hashes[0], ranges)
+        self._by_index: dict[str, dict[Any, dict[Any, None]]] = {name: {} for name in self._specs}
+        self._by_key: dict[Any, dict[str, Any]] = {}
+        for item in [item for partition in list(table.items.values())
+                     for item in (list(partition.values()) if isinstance(partition, dict) else [partition])]:
+            self._put(self._key_of(item), item)
+
+    def _key_of(self, item: Any) -> Any:
+        return (item.hash_key, item.range_key if self.table.range_key_attr else None)
+
+    def _put(self, key: Any, item: Any) -> None:
+        entries = {}
+        for name, (hash_attr, range_attrs) in self._specs.items():
+            value = item.attrs.get(hash_attr)
+            if value is None or not all(item.attrs.get(attr) for attr in range_attrs):
+                continue  # not in this (sparse) index
+            self._by_index[name].setdefault(value, {})[key] = None
+            entries[name] = value
+        if entries:
+            self._by_key[key] = entries
+
+    def reindex(self, hash_value: Any, range_value: Any) -> None:
+        """Bring the entries of the item at this key (present or not) up to date."""
+        key = (hash_value, range_value)
+        for name, value in self._by_key.pop(key, {}).items():
+            bucket = self._by_index[name].get(value, {})
+            bucket.pop(key, None)
+            if not bucket:
+                self._by_index[name].pop(value, None)
+        items = self.table.items
+        item = items.get(hash_value, {}).get(range_value) if range_value is not None else items.get(hash_value)
+        if item is not None:
+            self._put(key, item)
+
+    def items(self, index_name: str, hash_value: Any) -> Optional[list[Any]]:
+        """The items in the index's partition ``hash_value``; None for an index this cache does not keep."""
+        if index_name not in self._specs:
+            return None
+        items = self.table.items
+        found = []
+        for hash_key, range_key in list(self._by_index[index_name].get(hash_value, {})):
+            item = items.get(hash_key, {}).get(range_key) if range_key is not None else items.get(hash_key)
+            if item is not None:
+                found.append(item)
+        return found
+
+
 def _install() -> list[Any]:
     import moto.dynamodb.models as backend_module
     from moto import backends
     from moto.core.utils import unix_time
     from moto.dynamodb.models import DynamoDBBackend
-    from moto.dynamodb.models.dynamo_type import DynamoType
+    from moto.dynamodb.models.dynamo_type import DynamoType, Item
     from moto.dynamodb.models.table import Table
+    from moto.dynamodb.parsing.expressions import UpdateExpressionParser
     from moto.sqs.models import Queue, SQSBackend
 
     original_query = Table.query
     original_transact = DynamoDBBackend.transact_write_items
     original_copy = backend_module.copy
     skip_table_copy = threading.local()
+    skip_item_copy = threading.local()
+    # Per table (by id; the cache holds the table, so the id stays its own): see _IndexCache.
+    caches: dict[int, _IndexCache] = {}
 
     def query(self: Any, hash_key: Any, range_comparison: Any, range_objs: list[Any], *args: Any,
               **kwargs: Any) -> Any:
         index_name = kwargs.get("index_name", args[4] if len(args) > 4 else None)
+        conditions = kwargs.get("hash_key_conditions") or []
+        if index_name and (hash_key is not None or len(conditions) == 1):
+            cache = caches.get(id(self))
+            if cache is None or cache.table is not self:
+                cache = caches[id(self)] = _IndexCache(self)
+            partition = cache.items(index_name, hash_key if hash_key is not None else conditions[0][1])
+            if partition is not None:
+                return original_query(_PartitionView(self, partition), hash_key, range_comparison, range_objs,
+                                      *args, **kwargs)
         if index_name and self.range_key_attr:
             # An index query filters every item, then sorts what matched: the items need no
             # sorting beforehand (moto's all_items() sorts the whole table first).
@@ -112,6 +189,8 @@ def _install() -> list[Any]:
         @staticmethod
         def deepcopy(value: Any, memo: Any = None) -> Any:
             if isinstance(value, Table) and getattr(skip_table_copy, "on", False):
+                return value
+            if isinstance(value, Item) and getattr(skip_item_copy, "on", False):
                 return value
             return copy.deepcopy(value, memo)
 
@@ -144,6 +223,9 @@ def _install() -> list[Any]:
                     table.items.get(hash_value, {}).pop(range_value, None)
                 else:
                     table.items.pop(hash_value, None)
+                cache = caches.get(id(table))
+                if cache is not None:
+                    cache.reindex(hash_value, range_value)
             raise
         finally:
             skip_table_copy.on = False
@@ -172,11 +254,58 @@ def _install() -> list[Any]:
             return {}
         return dict(original_attributes.fget(self))
 
+    original_put = DynamoDBBackend.put_item
+    original_update = DynamoDBBackend.update_item
+    original_delete = DynamoDBBackend.delete_item
+
+    def reindex(table: Any, key: Any) -> None:
+        cache = caches.get(id(table))
+        if cache is None or not isinstance(key, dict):
+            return
+        try:
+            hash_value = DynamoType(key[table.hash_key_attr])
+            range_value = DynamoType(key[table.range_key_attr]) if table.range_key_attr else None
+        except (KeyError, TypeError):
+            return  # a malformed key: moto refused the write
+        cache.reindex(hash_value, range_value)
+
+    def written(write: Any, key_name: str) -> Any:
+        def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+            table = self.tables.get(kwargs.get("table_name", args[0] if args else None))
+            # update_item deep-copies the item it updates only to hand the stream its old image.
+            skip_item_copy.on = table is not None and table.stream_shard is None
+            try:
+                return write(self, *args, **kwargs)
+            finally:  # a refused write changed nothing, and reindexing it is harmless
+                skip_item_copy.on = False
+                if table is not None:
+                    reindex(table, kwargs.get(key_name, args[1] if len(args) > 1 else None))
+
+        return wrapper
+
+    # Our writers send a handful of distinct update expressions; moto parses each one twice per
+    # request. Every user of the tree deep-copies it before changing anything (the validator), or
+    # only reads it (the response's unused-names check), so one parsed tree per text serves all.
+    original_make = UpdateExpressionParser.__dict__["make"]
+    parsed: dict[str, Any] = {}
+
+    def make(cls: Any, expression: str) -> Any:
+        tree = parsed.get(expression)
+        if tree is None:
+            tree = original_make.__func__(cls, expression)
+            if len(parsed) < _MAX_PARSED:
+                parsed[expression] = tree
+        return tree
+
     original_modules = backends.list_of_moto_modules
     modules = tuple(original_modules())
 
     Table.query = query
     DynamoDBBackend.transact_write_items = transact
+    UpdateExpressionParser.make = classmethod(make)
+    DynamoDBBackend.put_item = written(original_put, "item_attrs")
+    DynamoDBBackend.update_item = written(original_update, "key")
+    DynamoDBBackend.delete_item = written(original_delete, "key")
     backends.list_of_moto_modules = lambda: modules
     backend_module.copy = _CopyShim()
     SQSBackend.is_message_valid_based_on_retention_period = retained
@@ -186,6 +315,10 @@ def _install() -> list[Any]:
     def undo() -> None:
         Table.query = original_query
         DynamoDBBackend.transact_write_items = original_transact
+        UpdateExpressionParser.make = original_make
+        DynamoDBBackend.put_item = original_put
+        DynamoDBBackend.update_item = original_update
+        DynamoDBBackend.delete_item = original_delete
         backend_module.copy = original_copy
         SQSBackend.is_message_valid_based_on_retention_period = original_retention_check
         SQSBackend.send_message = original_send

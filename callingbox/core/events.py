@@ -1,16 +1,20 @@
 """Events: emitting one per call state change, and the ``/v1/events`` API.
 
-:func:`emit_call_event` runs three steps, each safe to repeat, and remembers which are done::
+:func:`emit_call_event` runs two steps, each safe to repeat::
 
     1. store      {"id": "evt_…", "object": "event", "type", "created", "data": {"object": call}}
                   once per dedupe key (default "<call id>:<type>"): a retried emitter finds the
                   event of its first run instead of making a second one
-    2. publish    to the EventBridge bus (source "callingbox", detail-type = type, detail = event);
-                  a failure leaves the event unpublished and the fan-out job publishes it later
-    3. fan out    one job on the "webhooks" queue; the delivery worker creates one delivery per
-                  destination (:mod:`callingbox.core.delivery`)
+    2. fan out    one job on the "webhooks" queue; the delivery worker creates one delivery per
+                  destination (:mod:`callingbox.core.delivery`) and puts the event on the
+                  EventBridge bus (source "callingbox", detail-type = type, detail = event)
 
-If step 3 fails the error reaches the emitter, whose retry (same key) repeats only what is not
+Publishing belongs to the fan-out job, not to the emitter: the status writers (the carrier's
+callbacks above all, which the carrier waits on) then spend two requests per event instead of
+four, and the worker records both steps in one write. An event is on the bus one queue hop
+after it is stored.
+
+If step 2 fails the error reaches the emitter, whose retry (same key) repeats only what is not
 done yet. Wire-in for the state-change points::
 
     from callingbox.core.events import emit_call_event, event_for_transition
@@ -137,7 +141,7 @@ def publish_event(settings: Settings, raw: str, *, event_type: str, created: int
 
 def emit_call_event(settings: Settings, workspace_id: str, event_type: str, call_doc: dict[str, Any], *,
                     dedupe_key: Optional[str] = None, queues: Optional[JobQueues] = None) -> dict[str, Any]:
-    """Store, publish and fan out one event for ``call_doc``; returns the event.
+    """Store one event for ``call_doc`` and queue its fan-out (webhooks and the bus); returns the event.
 
     Args:
         settings: The deployment's settings (table, bus, queues).
@@ -159,9 +163,6 @@ def emit_call_event(settings: Settings, workspace_id: str, event_type: str, call
     key = dedupe_key or f"{call_doc['id']}:{event_type}"
     record, created = event_store.insert_event(workspace_id, build_event(event_type, call_doc), dedupe_key=key)
     event = record.doc
-    if not record.published and publish_event(settings, record.raw, event_type=record.type,
-                                              created=int(event["created"])):
-        event_store.mark_published(workspace_id, event["id"])
     if not record.fanned_out:
         (queues or job_queues(settings)).send(
             "webhooks", {"kind": FAN_OUT_JOB, "workspace_id": workspace_id, "event_id": event["id"]})

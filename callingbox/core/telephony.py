@@ -8,7 +8,8 @@ twice and never move a call backwards.
 
 Status callbacks (Twilio's ``CallStatus``) map onto the state machine::
 
-    queued, initiated   nothing (the sid is noted if the dialer could not write it)
+    queued, initiated   nothing, not even a read: the dialer records the sid, and every later
+                        callback notes it (and the dial as done) if the dialer could not
     ringing             ringing
     in-progress         in_progress, answered_at
     completed           answered: completed (end_reason caller_hangup unless one is set),
@@ -180,9 +181,7 @@ def apply_status(workspace_id: str, call_id: str, params: Mapping[str, str], *, 
 
     def change(doc: dict[str, Any]) -> Optional[dict[str, Any]]:
         moved[0] = False
-        if carrier_status in ("queued", "initiated"):
-            target: dict[str, Any] = {"status": doc["status"]}
-        elif carrier_status == "ringing":
+        if carrier_status == "ringing":
             target = {"status": CallStatus.RINGING.value}
         elif carrier_status == "in-progress":
             target = {"status": CallStatus.IN_PROGRESS.value, "answered_at": doc.get("answered_at") or at}
@@ -196,6 +195,10 @@ def apply_status(workspace_id: str, call_id: str, params: Mapping[str, str], *, 
             return None
         if needs_sid:
             doc["carrier_sid"] = sid
+            dial = doc.get("dial") or {}
+            if dial.get("state") == "dialing":
+                # The carrier has the call: the dialer's own sid write then finds nothing to do.
+                doc["dial"] = {**dial, "state": "dialed", "dialed_at": at}
         if moves:
             doc.update(target)
             if doc.get("started_at") is None:
@@ -203,13 +206,9 @@ def apply_status(workspace_id: str, call_id: str, params: Mapping[str, str], *, 
             moved[0] = True
         return doc
 
+    if carrier_status in ("queued", "initiated"):
+        return None
     try:
-        if carrier_status in ("queued", "initiated"):
-            from .store import dials
-
-            # Status unchanged: the dial write keeps a claimed queued call in the live index.
-            write = dials.update_dial(workspace_id, call_id, change)
-            return call_store.Transition(write.doc, write.changed)
         if carrier_status not in _KNOWN_STATUSES:
             _log().warning("unknown carrier call status", extra={"call_id": call_id, "status": carrier_status})
             return None

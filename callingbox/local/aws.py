@@ -132,37 +132,43 @@ class _AtomicWrites:
         return self._app(environ, start_response)
 
 
+# Worker threads of the emulation's HTTP server. Every queue poller holds one for its long poll
+# (up to a second), the rest serve requests; idle ones cost nothing.
+SERVER_THREADS = 32
+
+
 class _MotoServer:
-    """moto in server mode on a thread, with atomic DynamoDB writes."""
+    """moto's WSGI app, with atomic DynamoDB writes, served by waitress on a thread.
+
+    waitress keeps HTTP/1.1 connections open and serves them from a fixed pool of threads; moto's
+    own development server (werkzeug) closes every connection, so each emulated AWS request paid
+    for a new connection on both sides and a new server thread.
+    """
 
     def __init__(self, host: str, port: int) -> None:
+        import logging
         import threading
 
-        from moto.moto_server.werkzeug_app import (
-            DomainDispatcherApplication,
-            MotoRequestHandler,
-            create_backend_app,
-        )
-        from werkzeug.serving import make_server
+        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+        from waitress.server import create_server
 
+        # waitress warns whenever a request waits for a free thread: routine under load here.
+        logging.getLogger("waitress.queue").setLevel(logging.ERROR)
         app = _AtomicWrites(DomainDispatcherApplication(create_backend_app))
-        self._server = make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
-        self._thread = threading.Thread(target=self._server.serve_forever, name="moto", daemon=True)
+        self._server = create_server(app, host=host, port=port, threads=SERVER_THREADS, connection_limit=2000,
+                                     asyncore_use_poll=True, channel_timeout=300, ident="moto")
+        self._thread = threading.Thread(target=self._server.run, name="moto", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
-        self._server.shutdown()
+        self._server.close()
         self._thread.join(timeout=10)
 
 
 def start_emulated_aws(host: str = "127.0.0.1", port: int | None = None) -> EmulatedAws:
     """Start moto in server mode on loopback and provision every resource in it."""
-    import logging
-
     for name, value in LOCAL_CREDENTIALS.items():
         os.environ.setdefault(name, value)
-    # werkzeug logs every emulated AWS request; that drowns the platform's own logs.
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
     chosen = port or free_port(host)
     server = _MotoServer(host, chosen)
     endpoint = f"http://{host}:{chosen}"

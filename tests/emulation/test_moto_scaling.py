@@ -37,6 +37,43 @@ def _table(client: Any) -> None:
             client.put_item(TableName="t", Item=item)
 
 
+def _index_after_writes(client: Any) -> list[Any]:
+    """The sparse index as every kind of write changes it (the patch keeps its own copy of the index)."""
+    def live() -> list[Any]:
+        response = client.query(TableName="t", IndexName="live", KeyConditionExpression="LIVE = :l",
+                                ExpressionAttributeValues={":l": {"S": "live"}})
+        return [(i["PK"]["S"], i["SK"]["S"]) for i in response["Items"]]
+
+    def key(partition: str, n: int) -> dict[str, Any]:
+        return {"PK": {"S": partition}, "SK": {"S": f"call#{n:03d}"}}
+
+    seen = [live()]
+    client.update_item(TableName="t", Key=key("ws#a", 0), UpdateExpression="REMOVE LIVE")  # leaves
+    client.update_item(TableName="t", Key=key("ws#a", 1), UpdateExpression="SET LIVE = :l",  # joins
+                       ExpressionAttributeValues={":l": {"S": "live"}})
+    client.put_item(TableName="t", Item={**key("ws#c", 1), "LIVE": {"S": "live"}})  # a new item
+    client.put_item(TableName="t", Item=key("ws#b", 3))  # replaced without the attribute
+    client.delete_item(TableName="t", Key=key("ws#b", 6))
+    seen.append(live())
+    client.transact_write_items(TransactItems=[
+        {"Put": {"TableName": "t", "Item": {**key("ws#c", 2), "LIVE": {"S": "live"}}}},
+        {"Update": {"TableName": "t", "Key": key("ws#b", 9), "UpdateExpression": "REMOVE LIVE"}}])
+    seen.append(live())
+    try:  # rolled back: its first two writes must not show
+        client.transact_write_items(TransactItems=[
+            {"Put": {"TableName": "t", "Item": {**key("ws#c", 3), "LIVE": {"S": "live"}}}},
+            {"Update": {"TableName": "t", "Key": key("ws#a", 3), "UpdateExpression": "REMOVE LIVE"}},
+            {"Put": {"TableName": "t", "Item": key("ws#a", 1), "ConditionExpression": "attribute_not_exists(PK)"}}])
+    except client.exceptions.TransactionCanceledException:
+        pass
+    seen.append(live())
+    client.batch_write_item(RequestItems={"t": [
+        {"PutRequest": {"Item": {**key("ws#d", 1), "LIVE": {"S": "live"}}}},
+        {"DeleteRequest": {"Key": key("ws#a", 6)}}]})
+    seen.append(live())
+    return seen
+
+
 def _dynamodb_answers(client: Any) -> list[Any]:
     keys = lambda response: [(i["PK"]["S"], i["SK"]["S"]) for i in response["Items"]]  # noqa: E731
     return [
@@ -74,8 +111,8 @@ def _answers(patched: bool, scenario: Callable[[Any], list[Any]], service: str) 
     from benchmarks import moto_scaling
 
     with mock_aws():
-        client = boto3.client(service, region_name=REGION)
-        if service == "dynamodb":
+        client = boto3.client(service.split("_")[0], region_name=REGION)
+        if service.startswith("dynamodb"):
             _table(client)
         if not patched:
             return scenario(client)
@@ -83,7 +120,7 @@ def _answers(patched: bool, scenario: Callable[[Any], list[Any]], service: str) 
             return scenario(client)
 
 
-SCENARIOS = {"dynamodb": _dynamodb_answers, "sqs": _sqs_answers}
+SCENARIOS = {"dynamodb": _dynamodb_answers, "dynamodb_index": _index_after_writes, "sqs": _sqs_answers}
 
 
 def _in_child(code: str) -> Any:
@@ -107,7 +144,8 @@ def test_the_patches_are_undone_when_the_block_ends() -> None:
         "from moto.dynamodb.models.table import Table\n"
         "from moto.sqs.models import Queue, SQSBackend\n"
         "from benchmarks import moto_scaling\n"
-        "now = lambda: (Table.query, SQSBackend.send_message, Queue.attributes)\n"
+        "from moto.dynamodb.models import DynamoDBBackend\n"
+        "now = lambda: (Table.query, SQSBackend.send_message, Queue.attributes, DynamoDBBackend.update_item)\n"
         "before = now()\n"
         "with moto_scaling.installed():\n"
         "    during = now()\n"

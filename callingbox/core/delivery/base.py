@@ -4,7 +4,7 @@ Two kinds of job arrive on the ``webhooks`` queue::
 
     fan_out(event)          ──► one delivery record per destination, each with a first job
                                 (the call's webhook_url, else its agent's; every enabled endpoint
-                                subscribed to the type); publishes the event if emit could not
+                                subscribed to the type); publishes the event to EventBridge
     deliver(event, dest, n) ──► attempt n: sign, POST (10 s), log the attempt on the delivery
                                 ├── 2xx            succeeded
                                 ├── else, < 24 h   pending: job n+1 after backoff with jitter
@@ -141,7 +141,8 @@ class DeliveryWorker:
         return found
 
     def fan_out(self, job: FanOutJob) -> None:
-        """Create the event's deliveries and their first jobs, then publish it if still unpublished."""
+        """Create the event's deliveries and their first jobs, publish it to the bus if not yet done,
+        and record both in one write."""
         try:
             record = event_store.get_event(job.workspace_id, job.event_id)
         except NotFound:
@@ -159,13 +160,13 @@ class DeliveryWorker:
             if delivery.status == "pending" and delivery.scheduled_attempt <= delivery.attempt_count:
                 self.schedule(job.workspace_id, job.event_id, delivery.key, attempt=delivery.attempt_count + 1,
                               at=delivery.next_attempt_at or now)
-        if not record.fanned_out:
-            event_store.mark_fanned_out(job.workspace_id, job.event_id)
-        if not record.published:
-            if not publish_event(self.settings, record.raw, event_type=record.type, created=int(event["created"])):
-                # Raising hands the job back to SQS: deliveries are queued already, publishing retries.
-                raise DeliveryError("the event could not be published to EventBridge yet; retrying")
-            event_store.mark_published(job.workspace_id, job.event_id)
+        published = record.published or publish_event(self.settings, record.raw, event_type=record.type,
+                                                      created=int(event["created"]))
+        if not record.fanned_out or published != record.published:
+            event_store.mark_fanned_out(job.workspace_id, job.event_id, published=published)
+        if not published:
+            # Raising hands the job back to SQS: deliveries are queued already, publishing retries.
+            raise DeliveryError("the event could not be published to EventBridge yet; retrying")
 
     def schedule(self, workspace_id: str, event_id: str, key: str, *, attempt: int, at: float) -> None:
         """Put the job for ``attempt`` on the queue, due at ``at``, and note that it is there."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, Optional, Sequence
 
 from pynamodb.connection import Connection
 from pynamodb.transactions import TransactWrite
@@ -10,7 +10,7 @@ from pynamodb.transactions import TransactWrite
 from ..settings import Settings
 from .items import ALL_ITEMS
 
-__all__ = ["bind_store", "transaction"]
+__all__ = ["bind_store", "transaction", "update_item"]
 
 # Enough pooled HTTP connections for a threaded local server under the 20-way race tests.
 MAX_POOL_CONNECTIONS = 64
@@ -42,3 +42,17 @@ def transaction() -> TransactWrite:
     if _connection is None:
         raise RuntimeError("bind_store(settings) must run before the store is used")
     return TransactWrite(connection=_connection)
+
+
+def update_item(model: Any, pk: str, sk: str, *, actions: Sequence[Any], condition: Any = None,
+                return_values: Optional[str] = None) -> dict[str, Any]:
+    """UpdateItem on the item ``(pk, sk)`` of ``model``'s table, answering only what
+    ``return_values`` asks for (default: nothing).
+
+    PynamoDB's ``Model.update`` always asks for the whole item back (``ALL_NEW``), which our writers
+    never read: a call's JSON document would cross the wire twice per status change. A failed
+    condition raises ``UpdateError`` exactly as ``Model.update`` does.
+    """
+    # The model's own table connection: it carries the table's key schema (no DescribeTable).
+    return model._get_connection().update_item(pk, range_key=sk, actions=list(actions), condition=condition,
+                                               return_values=return_values)

@@ -28,6 +28,7 @@ from ..call_states import CallStatus, allowed_sources, can_transition
 from ..clock import now_s
 from ..errors import Conflict, NotFound
 from ..pagination import Page, decode_cursor, encode_cursor
+from .binding import update_item
 from .conditions import is_condition_failure
 from .items import CallItem, ws_key
 
@@ -52,6 +53,9 @@ MAX_WRITE_ATTEMPTS = 8
 # The statuses in which a call sits in the live_calls index (something is, or may soon be, talking).
 LIVE_STATUSES = frozenset({CallStatus.RINGING.value, CallStatus.IN_PROGRESS.value})
 _LIVE = resources.LIVE_INDEX.partition
+# What a CallRecord holds: a read leaves out the keys and the index attributes, which nobody reads.
+_RECORD_ATTRIBUTES = [CallItem.doc.attr_name, CallItem.status.attr_name, CallItem.version.attr_name,
+                      CallItem.heartbeat_at.attr_name, CallItem.recording_key.attr_name]
 
 
 @dataclass(frozen=True)
@@ -136,7 +140,8 @@ def _count_status(status: str) -> None:
 def get_call(workspace_id: str, call_id: str) -> CallRecord:
     """The call, or :class:`NotFound`."""
     try:
-        item = CallItem.get(ws_key(workspace_id), _PREFIX + call_id, consistent_read=True)
+        item = CallItem.get(ws_key(workspace_id), _PREFIX + call_id, consistent_read=True,
+                            attributes_to_get=_RECORD_ATTRIBUTES)
     except DoesNotExist:
         raise NotFound(f"no call {call_id!r}", param="call_id") from None
     return CallRecord(item.doc, item.status, int(item.version),
@@ -235,7 +240,8 @@ def update_call(workspace_id: str, call_id: str, change: Callable[[dict[str, Any
             condition &= CallItem.heartbeat_at.does_not_exist() | (CallItem.heartbeat_at < heartbeat_before)
         index_values = _index_values(workspace_id, proposed)
         try:
-            CallItem(ws_key(workspace_id), _PREFIX + call_id).update(
+            update_item(
+                CallItem, ws_key(workspace_id), _PREFIX + call_id,
                 actions=[
                     CallItem.doc.set(json.dumps(proposed)),
                     CallItem.status.set(target),
@@ -287,8 +293,8 @@ def heartbeat(workspace_id: str, call_id: str, now: float) -> bool:
         & (CallItem.heartbeat_at.does_not_exist() | (CallItem.heartbeat_at < now))
     )
     try:
-        CallItem(ws_key(workspace_id), _PREFIX + call_id).update(actions=[CallItem.heartbeat_at.set(now)],
-                                                                 condition=condition)
+        update_item(CallItem, ws_key(workspace_id), _PREFIX + call_id, actions=[CallItem.heartbeat_at.set(now)],
+                    condition=condition)
     except UpdateError as error:
         if not is_condition_failure(error):
             raise
@@ -304,8 +310,8 @@ def set_recording_key(workspace_id: str, call_id: str, key: str) -> None:
     status writes; an unknown call is :class:`NotFound`.
     """
     try:
-        CallItem(ws_key(workspace_id), _PREFIX + call_id).update(actions=[CallItem.recording_key.set(key)],
-                                                                 condition=CallItem.pk.exists())
+        update_item(CallItem, ws_key(workspace_id), _PREFIX + call_id, actions=[CallItem.recording_key.set(key)],
+                    condition=CallItem.pk.exists())
     except UpdateError as error:
         if is_condition_failure(error):
             raise NotFound(f"no call {call_id!r}", param="call_id") from None

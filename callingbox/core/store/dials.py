@@ -17,6 +17,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
+from pynamodb.constants import UPDATED_NEW
 from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
 
 from .. import resources
@@ -24,6 +25,7 @@ from ..call_states import CallStatus
 from ..clock import now_s
 from ..errors import Conflict
 from .calls import LIVE_STATUSES, MAX_WRITE_ATTEMPTS, CallRecord, get_call
+from .binding import update_item
 from .conditions import is_condition_failure
 from .items import CallItem, PacerItem, ws_key
 
@@ -72,7 +74,8 @@ def update_dial(workspace_id: str, call_id: str, change: Callable[[dict[str, Any
         live = record.status in LIVE_STATUSES or (
             record.status == CallStatus.QUEUED.value and bool(proposed.get("dial")))
         try:
-            CallItem(ws_key(workspace_id), _PREFIX + call_id).update(
+            update_item(
+                CallItem, ws_key(workspace_id), _PREFIX + call_id,
                 actions=[
                     CallItem.doc.set(raw),
                     CallItem.version.set(record.version + 1),
@@ -172,15 +175,15 @@ def take_slot(name: str, *, now: int, interval: int, horizon: int, idle_first: b
     key = f"pacer#{name}"
 
     def busy() -> Optional[SlotTake]:
-        item = PacerItem(key, "pacer")
         try:
-            item.update(actions=[PacerItem.next_slot.add(interval)],
-                        condition=(PacerItem.next_slot > now) & (PacerItem.next_slot <= now + horizon))
+            answer = update_item(PacerItem, key, "pacer", actions=[PacerItem.next_slot.add(interval)],
+                                 condition=(PacerItem.next_slot > now) & (PacerItem.next_slot <= now + horizon),
+                                 return_values=UPDATED_NEW)
         except UpdateError as error:
             if not is_condition_failure(error):
                 raise
             return None
-        return SlotTake(slot=int(item.next_slot) - interval)
+        return SlotTake(slot=int(answer["Attributes"][PacerItem.next_slot.attr_name]["N"]) - interval)
 
     def idle() -> Optional[SlotTake]:
         try:

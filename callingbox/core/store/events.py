@@ -24,11 +24,11 @@ from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
 
 from ..errors import Conflict, NotFound
 from ..pagination import Page, decode_cursor, encode_cursor
-from .binding import transaction
+from .binding import transaction, update_item
 from .conditions import cancellation_codes, is_condition_failure, is_transaction_conflict
 from .items import EventItem, EventKeyItem, ws_key
 
-__all__ = ["EventRecord", "insert_event", "get_event", "list_events", "mark_published", "mark_fanned_out",
+__all__ = ["EventRecord", "insert_event", "get_event", "list_events", "mark_fanned_out",
            "RETENTION_S"]
 
 _PREFIX = "evt#"
@@ -125,21 +125,20 @@ def list_events(workspace_id: str, *, type: Optional[str], limit: int, cursor: O
     return Page([item.doc for item in kept], has_more, encode_cursor(kept[-1].sk) if has_more and kept else None)
 
 
-def _flag(workspace_id: str, event_id: str, action: Any) -> None:
+def _flag(workspace_id: str, event_id: str, actions: list[Any]) -> None:
     try:
-        EventItem(ws_key(workspace_id), _PREFIX + event_id).update(actions=[action],
-                                                                   condition=EventItem.pk.exists())
+        update_item(EventItem, ws_key(workspace_id), _PREFIX + event_id, actions=actions,
+                    condition=EventItem.pk.exists())
     except UpdateError as error:
         if is_condition_failure(error):
             raise NotFound(f"no event {event_id!r}", param="event_id") from None
         raise
 
 
-def mark_published(workspace_id: str, event_id: str) -> None:
-    """The event is on the EventBridge bus."""
-    _flag(workspace_id, event_id, EventItem.published.set(True))
-
-
-def mark_fanned_out(workspace_id: str, event_id: str) -> None:
-    """Every destination of the event has its delivery record and first job."""
-    _flag(workspace_id, event_id, EventItem.fanned_out.set(True))
+def mark_fanned_out(workspace_id: str, event_id: str, *, published: bool = False) -> None:
+    """Every destination of the event has its delivery record and first job; with ``published``,
+    the event is also on the EventBridge bus (one write for both flags)."""
+    actions = [EventItem.fanned_out.set(True)]
+    if published:
+        actions.append(EventItem.published.set(True))
+    _flag(workspace_id, event_id, actions)
