@@ -137,8 +137,6 @@ class WarmApi:
     table: str
     dial_queue_url: str
     call_item: dict[str, Any]
-    events: Any = None
-    bus: str = ""
     webhooks_queue_url: str = ""
 
     # ---- requests through the app -------------------------------------------------------------
@@ -187,8 +185,8 @@ class WarmApi:
     def baseline_create(self) -> float:
         """The AWS calls of a create with an Idempotency-Key, as bare boto3 calls; milliseconds.
 
-        Six for the call itself, four for its ``call.queued`` event (stored with its dedupe key in
-        one transaction, put on the bus, fan-out job, published flag)."""
+        Six for the call itself, two for its ``call.queued`` event (stored with its dedupe key in
+        one transaction, then its fan-out job, which also puts it on the bus)."""
         from callingbox.core.ids import new_id
 
         call_id = new_id("call")
@@ -211,7 +209,7 @@ class WarmApi:
         self.dynamodb.put_item(TableName=self.table, Item=item, ConditionExpression="attribute_not_exists(PK)")
         self.sqs.send_message(QueueUrl=self.dial_queue_url,
                               MessageBody=json.dumps({"workspace_id": self.workspace_id, "call_id": call_id}))
-        # call.queued: the event and its dedupe key in one transaction, the bus, the fan-out job, the flag
+        # call.queued: the event and its dedupe key in one transaction, then the fan-out job
         event_id = new_id("evt")
         event_key = self._key(f"evt#{event_id}")
         self.dynamodb.transact_write_items(TransactItems=[
@@ -221,12 +219,8 @@ class WarmApi:
                                                        "event_id": {"S": event_id}},
                      "ConditionExpression": "attribute_not_exists(PK)"}},
         ])
-        self.events.put_events(Entries=[{"Source": "callingbox", "DetailType": "call.queued",
-                                          "Detail": item["doc"]["S"], "EventBusName": self.bus}])
         self.sqs.send_message(QueueUrl=self.webhooks_queue_url, MessageBody=json.dumps(
             {"kind": "fan_out", "workspace_id": self.workspace_id, "event_id": event_id}))
-        self.dynamodb.update_item(TableName=self.table, Key=event_key, UpdateExpression="SET published = :t",
-                                  ExpressionAttributeValues={":t": {"BOOL": True}})
         self.dynamodb.update_item(
             TableName=self.table, Key=idem_key,
             UpdateExpression="SET #state = :done, status_code = :code, #response = :body",
@@ -307,7 +301,6 @@ def start_warm_api() -> WarmApi:
                       workspace_id=workspace_id, api_key=api_key, agent_id="",
                       dynamodb=boto3.client("dynamodb", **client_options), sqs=boto3.client("sqs", **client_options),
                       table=settings.table_name, dial_queue_url=settings.queue_urls["dial"], call_item={},
-                      events=boto3.client("events", **client_options), bus=settings.event_bus_name,
                       webhooks_queue_url=settings.queue_urls["webhooks"])
         api.agent_id = api.request("POST", "/v1/agents", AGENT_BODY)["id"]
         call = api.request("POST", "/v1/calls", {"agent_id": api.agent_id, "to": CALL_TO, "context": CALL_CONTEXT},

@@ -36,6 +36,11 @@ on a table's first index query, then updated after every put, update and delete 
 batch writes go through those too) and every transaction rollback. The query then hands moto only
 that partition of the index, which moto filters, sorts and pages as before. Scans are left as they
 are (no hot path here uses them).
+
+Two per-request costs of ``UpdateItem``, the commonest write: moto parses the update expression
+twice per request (the platform sends a few dozen distinct texts), so parsed trees are kept by text
+(every user deep-copies a tree before changing it); and it deep-copies the item being updated only
+to give a table's stream its old image, which is skipped for tables without a stream.
 """
 
 from __future__ import annotations
@@ -379,9 +384,19 @@ class _ChildServer:
             self._process.join(timeout=5)
 
 
+# The emulation process's collector: moto keeps every item as a tree of small objects, so a full
+# collection walks the whole growing table; with Python's defaults it paused every request for up
+# to 0.4 s several times a run. Collections are rarer here; the process lives for one run.
+_EMULATION_GC_THRESHOLDS = (50_000, 50, 1_000)
+
+
 def _serve(host: str, port: int, connection: Any) -> None:
     """The child process: the local stack's own emulation (same server, same provisioning), patched."""
+    import gc
+
     from callingbox.local.aws import start_emulated_aws
+
+    gc.set_threshold(*_EMULATION_GC_THRESHOLDS)
 
     with installed():
         aws = start_emulated_aws(host, port)

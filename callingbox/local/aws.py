@@ -134,7 +134,7 @@ class _AtomicWrites:
 
 # Worker threads of the emulation's HTTP server. Every queue poller holds one for its long poll
 # (up to a second), the rest serve requests; idle ones cost nothing.
-SERVER_THREADS = 32
+SERVER_THREADS = 16
 
 
 class _MotoServer:
@@ -157,11 +157,25 @@ class _MotoServer:
         app = _AtomicWrites(DomainDispatcherApplication(create_backend_app))
         self._server = create_server(app, host=host, port=port, threads=SERVER_THREADS, connection_limit=2000,
                                      asyncore_use_poll=True, channel_timeout=300, ident="moto")
-        self._thread = threading.Thread(target=self._server.run, name="moto", daemon=True)
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._serve, name="moto", daemon=True)
         self._thread.start()
 
+    def _serve(self) -> None:
+        from waitress import wasyncore
+
+        server = self._server
+        # waitress's own run() loops until its socket map is empty; this loop also stops on request,
+        # and then closes everything from this thread (closing the sockets from another thread
+        # races the poll, and task threads still signal the loop's trigger until they end).
+        while not self._stopping.is_set():
+            wasyncore.loop(timeout=server.adj.asyncore_loop_timeout, map=server._map, use_poll=True, count=1)
+        server.task_dispatcher.shutdown()
+        wasyncore.close_all(server._map)
+
     def stop(self) -> None:
-        self._server.close()
+        self._stopping.set()
+        self._server.pull_trigger()  # wake the poll
         self._thread.join(timeout=10)
 
 

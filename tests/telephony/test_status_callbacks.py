@@ -153,3 +153,29 @@ def test_a_call_never_lasts_less_than_its_billable_part() -> None:
     assert (fields["billable_seconds"], fields["duration_seconds"]) == (23, 23)
     # AND a longer carrier duration (ringing included) is kept as the carrier reported it
     assert _terminal_fields(doc, "completed", 30, 123)["duration_seconds"] == 30
+
+
+def test_a_callback_first_to_the_sid_records_the_dial_and_the_dialer_then_writes_nothing(
+        api: Any, workspace: Any, telephony: Any, outbound_agent: dict) -> None:
+    from callingbox.core.store import calls as call_store
+    from callingbox.core.store import dials as dial_store
+
+    # GIVEN a call the dialer has claimed, whose ringing callback beats the dialer's own sid write
+    call = new_call(api, outbound_agent)
+    claimed = dial_store.claim_dial(workspace.id, call["id"], {"state": "dialing", "attempt_id": "a1", "claimed_at": 1})
+    assert claimed.changed
+    _status(telephony, workspace, call, "CA" + "1" * 32, "initiated")
+    assert call_store.get_call(workspace.id, call["id"]).version == claimed.record.version  # initiated: nothing
+    _status(telephony, workspace, call, "CA" + "1" * 32, "ringing")
+    # THEN the callback noted the sid and the dial as done
+    doc = call_store.get_call(workspace.id, call["id"]).doc
+    assert doc["status"] == "ringing" and doc["carrier_sid"] == "CA" + "1" * 32
+    assert doc["dial"]["state"] == "dialed" and doc["dial"]["attempt_id"] == "a1"
+    # AND the dialer's sid write, against the record its claim left, finds nothing to change
+    dialer = telephony.dialer()
+    from callingbox.core.dialing.types import DialJob
+
+    before = call_store.get_call(workspace.id, call["id"]).version
+    written = dialer._record(DialJob(workspace.id, call["id"]), "a1", "CA" + "1" * 32, current=claimed.record)
+    assert written["carrier_sid"] == "CA" + "1" * 32
+    assert call_store.get_call(workspace.id, call["id"]).version == before
