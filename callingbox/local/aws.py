@@ -133,8 +133,9 @@ class _AtomicWrites:
 
 
 # Worker threads of the emulation's HTTP server. Every queue poller holds one for its long poll
-# (up to a second), the rest serve requests; idle ones cost nothing.
-SERVER_THREADS = 16
+# (up to a second), the rest serve requests; idle ones cost nothing. Idle connections stay open an
+# hour (a client reusing one the server has just dropped pays a retry with backoff).
+SERVER_THREADS = 32
 
 
 class _MotoServer:
@@ -156,7 +157,7 @@ class _MotoServer:
         logging.getLogger("waitress.queue").setLevel(logging.ERROR)
         app = _AtomicWrites(DomainDispatcherApplication(create_backend_app))
         self._server = create_server(app, host=host, port=port, threads=SERVER_THREADS, connection_limit=2000,
-                                     asyncore_use_poll=True, channel_timeout=300, ident="moto")
+                                     asyncore_use_poll=True, channel_timeout=3600, ident="moto")
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._serve, name="moto", daemon=True)
         self._thread.start()
