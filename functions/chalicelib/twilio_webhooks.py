@@ -76,9 +76,8 @@ def _announce(rt: Any, workspace_id: Optional[str], outcome: Any) -> None:
         return
     doc = outcome.doc
     if doc.get("status") == CallStatus.QUEUED.value:
-        # The carrier's "queued"/"initiated" callbacks leave the call queued, and call.queued is
-        # the API's to emit when it accepts the call: announcing it here would only find it emitted
-        # (a failed conditional write and two reads per outbound call).
+        # call.queued is the API's to emit when it accepts the call: announcing it from a carrier
+        # callback would only find it emitted (a failed conditional write and two reads).
         return
     if workspace_id is None:  # a number-level callback: the call is found by its carrier sid
         from callingbox.core.store.call_sids import find_sid

@@ -162,7 +162,7 @@ class DeliveryWorker:
                               at=delivery.next_attempt_at or now)
         published = record.published or publish_event(self.settings, record.raw, event_type=record.type,
                                                       created=int(event["created"]))
-        if not record.fanned_out or published != record.published:
+        if not record.fanned_out or (published and not record.published):
             event_store.mark_fanned_out(job.workspace_id, job.event_id, published=published)
         if not published:
             # Raising hands the job back to SQS: deliveries are queued already, publishing retries.

@@ -125,7 +125,12 @@ def list_events(workspace_id: str, *, type: Optional[str], limit: int, cursor: O
     return Page([item.doc for item in kept], has_more, encode_cursor(kept[-1].sk) if has_more and kept else None)
 
 
-def _flag(workspace_id: str, event_id: str, actions: list[Any]) -> None:
+def mark_fanned_out(workspace_id: str, event_id: str, *, published: bool = False) -> None:
+    """Every destination of the event has its delivery record and first job; with ``published``,
+    the event is also on the EventBridge bus (one write for both flags)."""
+    actions = [EventItem.fanned_out.set(True)]
+    if published:
+        actions.append(EventItem.published.set(True))
     try:
         update_item(EventItem, ws_key(workspace_id), _PREFIX + event_id, actions=actions,
                     condition=EventItem.pk.exists())
@@ -133,12 +138,3 @@ def _flag(workspace_id: str, event_id: str, actions: list[Any]) -> None:
         if is_condition_failure(error):
             raise NotFound(f"no event {event_id!r}", param="event_id") from None
         raise
-
-
-def mark_fanned_out(workspace_id: str, event_id: str, *, published: bool = False) -> None:
-    """Every destination of the event has its delivery record and first job; with ``published``,
-    the event is also on the EventBridge bus (one write for both flags)."""
-    actions = [EventItem.fanned_out.set(True)]
-    if published:
-        actions.append(EventItem.published.set(True))
-    _flag(workspace_id, event_id, actions)
