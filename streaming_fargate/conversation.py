@@ -213,9 +213,9 @@ class DynamoCallStore:
         calls = self._calls()
         with self._lock:
             if self._s3 is None:
-                import botocore.session
+                from callingbox.core.aws_clients import create_client
 
-                self._s3 = botocore.session.get_session().create_client(
+                self._s3 = create_client(
                     "s3", region_name=self._settings.region, endpoint_url=self._settings.aws_endpoint_url)
         key = write_recording(self._s3, self._settings.recordings_bucket, workspace_id, call_id, caller_ulaw,
                               agent_ulaw)

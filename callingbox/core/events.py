@@ -92,9 +92,9 @@ def job_queues(settings: Settings) -> JobQueues:
 
 def _events_client(settings: Settings) -> Any:
     def build() -> Any:
-        import botocore.session
+        from .aws_clients import create_client
 
-        return botocore.session.get_session().create_client(
+        return create_client(
             "events", region_name=settings.region, endpoint_url=settings.aws_endpoint_url)
 
     return _cached("events", settings, build)

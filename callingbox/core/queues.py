@@ -27,9 +27,9 @@ class JobQueues:
     def _sqs(self) -> Any:
         with self._lock:
             if self._client is None:
-                import botocore.session
+                from .aws_clients import create_client
 
-                self._client = botocore.session.get_session().create_client(
+                self._client = create_client(
                     "sqs", region_name=self._settings.region, endpoint_url=self._settings.aws_endpoint_url,
                 )
             return self._client

@@ -34,10 +34,11 @@ def secret_string(settings: Settings, arn: str, *, what: str, unavailable_code: 
 
 
 def _read(settings: Settings, arn: str, *, what: str, unavailable_code: str) -> str:
-    import botocore.session
     from botocore.exceptions import BotoCoreError, ClientError
 
-    client = botocore.session.get_session().create_client(
+    from .aws_clients import create_client
+
+    client = create_client(
         "secretsmanager", region_name=settings.region, endpoint_url=settings.aws_endpoint_url,
     )
     try:

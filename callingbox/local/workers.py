@@ -152,9 +152,9 @@ def start_queue_worker(queue_url: str, handler: Handler, *, endpoint_url: Option
 
     Start several on one queue for parallel workers (as Lambda scales out).
     """
-    import botocore.session
+    from ..core.aws_clients import create_client
 
-    sqs = botocore.session.get_session().create_client("sqs", region_name=region, endpoint_url=endpoint_url)
+    sqs = create_client("sqs", region_name=region, endpoint_url=endpoint_url)
     return QueueWorker(sqs, queue_url, handler, region=region, name=name, batch_size=batch_size, wait_s=wait_s)
 
 

@@ -92,10 +92,11 @@ class Runtime:
         """
         with self._s3_lock:
             if self._s3 is None:
-                import botocore.session
                 from botocore.config import Config
 
-                self._s3 = botocore.session.get_session().create_client(
+                from callingbox.core.aws_clients import create_client
+
+                self._s3 = create_client(
                     "s3", region_name=self.settings.region, endpoint_url=self.settings.aws_endpoint_url,
                     config=Config(signature_version="s3v4"),
                 )

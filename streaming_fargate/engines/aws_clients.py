@@ -20,11 +20,12 @@ def aws_client_factory(service: str, settings: "Settings", *, connect_timeout_s:
     """
 
     def build() -> Any:
-        import boto3
         from botocore.config import Config
+
+        from callingbox.core.aws_clients import create_boto3_client
 
         config = Config(connect_timeout=connect_timeout_s, read_timeout=read_timeout_s,
                         retries={"max_attempts": max_attempts, "mode": "standard"})
-        return boto3.session.Session().client(service, region_name=settings.region, config=config)
+        return create_boto3_client(service, region_name=settings.region, config=config)
 
     return build

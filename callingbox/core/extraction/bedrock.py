@@ -43,13 +43,13 @@ def bedrock_client_factory(settings: "Settings") -> Callable[[], Any]:
     endpoint: moto has no Bedrock)."""
 
     def build() -> Any:
-        import botocore.session
         from botocore.config import Config
+
+        from ..aws_clients import create_client
 
         config = Config(connect_timeout=CONNECT_TIMEOUT_S, read_timeout=READ_TIMEOUT_S,
                         retries={"max_attempts": MAX_ATTEMPTS, "mode": "standard"})
-        return botocore.session.get_session().create_client("bedrock-runtime", region_name=settings.region,
-                                                            config=config)
+        return create_client("bedrock-runtime", region_name=settings.region, config=config)
 
     return build
 

@@ -45,10 +45,10 @@ def persistence_layer(settings: Settings, *, boto3_client: Any = None) -> "Dynam
     from aws_lambda_powertools.utilities.idempotency.persistence.dynamodb import DynamoDBPersistenceLayer
 
     if boto3_client is None:
-        import boto3
+        from ..aws_clients import create_boto3_client
 
-        boto3_client = boto3.session.Session().client("dynamodb", region_name=settings.region,
-                                                      endpoint_url=settings.aws_endpoint_url)
+        boto3_client = create_boto3_client("dynamodb", region_name=settings.region,
+                                           endpoint_url=settings.aws_endpoint_url)
     return DynamoDBPersistenceLayer(
         table_name=settings.table_name,
         key_attr=resources.PARTITION_KEY,
