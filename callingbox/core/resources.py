@@ -17,6 +17,8 @@ __all__ = [
     "LiveIndex",
     "QUEUES",
     "QueueSpec",
+    "DIAL_CONCURRENCY",
+    "DIAL_BATCH_SIZE",
     "EVENT_BUS_NAME",
     "RECORDINGS_BUCKET",
     "table_definition",
@@ -86,6 +88,15 @@ QUEUES: dict[str, QueueSpec] = {
     "extraction": QueueSpec("callingbox-extraction", "callingbox-extraction-dlq", 300, 5),
     "webhooks": QueueSpec("callingbox-webhooks", "callingbox-webhooks-dlq", 60, 10),
 }
+
+
+# Dialer instances working the dial queue at once (the Lambda event source's maximum concurrency,
+# the local stack's pollers), each taking batches of DIAL_BATCH_SIZE jobs. A batch holds the next
+# DIAL_BATCH_SIZE pacing slots, so at 20 calls per second one instance dials for half a second, then
+# spends a moment on its queue and its next batch; a second covers that moment, a third any hiccup.
+# Claims waiting for their slots count as live calls: up to 30 of them against a workspace's cap.
+DIAL_CONCURRENCY = 3
+DIAL_BATCH_SIZE = 10
 
 
 def _index(name: str, attribute: str, projection: dict[str, Any]) -> dict[str, Any]:

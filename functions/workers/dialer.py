@@ -1,9 +1,15 @@
 """The dialer Lambda: SQS dial jobs -> :class:`callingbox.core.dialing.Dialer`, with partial batch failures.
 
-Each record is one ``{"workspace_id", "call_id"}`` job. A record whose handling raises (a retryable
-carrier error, a malformed job, a store outage) is reported in ``batchItemFailures`` and comes back
-after the queue's visibility timeout; the others are deleted. Put-back jobs (pacing, concurrency)
-are successes: the dialer itself sends their delayed copy.
+Each record is one ``{"workspace_id", "call_id"}`` job. The batch's jobs are first read, claimed,
+counted and paced together (:meth:`Dialer.prepare`), then handled side by side, one thread each
+(Powertools' async batch processor over a thread pool): the prelude hands them consecutive pacing
+slots, and one after another the later jobs would fall behind theirs. A record whose handling
+raises (a retryable carrier error, a malformed job, a store outage) is reported in
+``batchItemFailures`` and comes back after the queue's visibility timeout; the others are deleted.
+Put-back jobs (pacing, concurrency) are successes: the dialer itself sends their delayed copy.
+
+A batch ends by its latest slot, at most the pacer's ``max_pace_wait_s`` (20 s) away, plus one
+carrier request: well inside the dial queue's 60 s visibility timeout.
 
 Examples:
     # Lambda: handler "workers.dialer.handler", event source the dial queue, ReportBatchItemFailures on
@@ -13,22 +19,21 @@ Examples:
 
 from __future__ import annotations
 
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Optional
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch import AsyncBatchProcessor, EventType, async_process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from callingbox.core.carrier.base import Carrier
-from callingbox.core.dialing import Dialer, DialJob, DialLimits, DialResult, DynamoSlotStore, Pacer
+from callingbox.core.dialing import DialBatch, Dialer, DialJob, DialLimits, DialResult, DynamoSlotStore, Pacer
+from callingbox.core.dialing.exceptions import InvalidDialJob
 from callingbox.core.observability import get_logger
 from callingbox.core.per_process import PerProcess
 from callingbox.core.settings import Settings
 
-__all__ = ["handler", "record_handler", "build_dialer", "install", "BATCH_WAIT_BUDGET_S"]
-
-# Pacing waits of one batch together stay well inside the dial queue's 60 s visibility timeout.
-BATCH_WAIT_BUDGET_S = 30.0
-
+__all__ = ["handler", "record_handler", "build_dialer", "install"]
 
 
 def _carrier(settings: Settings) -> Carrier:
@@ -70,23 +75,42 @@ def _current() -> Dialer:
     return _dialer.get()
 
 
-def record_handler(record: SQSRecord) -> str:
-    """Dial one job; returns the outcome (``dialed``, ``skipped``, ``deferred``, ``failed``, ``recovered``)."""
+def record_handler(record: SQSRecord, batch: Optional[DialBatch] = None) -> str:
+    """Dial one job; returns the outcome (``dialed``, ``skipped``, ``deferred``, ``failed``, ``recovered``).
+
+    ``batch``: the prelude of the record's batch (see :meth:`Dialer.prepare`)."""
     logger = get_logger("dialer")
-    logger.set_correlation_id(record.message_id)
-    job = DialJob.from_body(record.body)
-    logger.append_keys(call_id=job.call_id, workspace_id=job.workspace_id)
+    # Thread-safe keys: the jobs of a batch run on threads of their own.
+    logger.thread_safe_append_keys(correlation_id=record.message_id)
     try:
-        result: DialResult = _current().dial(job)
+        job = DialJob.from_body(record.body)
+        logger.thread_safe_append_keys(call_id=job.call_id, workspace_id=job.workspace_id)
+        result: DialResult = _current().dial(job, batch)
     finally:
-        logger.remove_keys(["call_id", "workspace_id"])
+        logger.thread_safe_remove_keys(["correlation_id", "call_id", "workspace_id"])
     return result.outcome.value
+
+
+def _jobs(event: dict[str, Any]) -> list[DialJob]:
+    jobs = []
+    for record in event.get("Records") or []:
+        try:
+            jobs.append(DialJob.from_body(record.get("body") or ""))
+        except InvalidDialJob:
+            continue  # its own handler reports it
+    return jobs
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """The Lambda entry point: ``{"batchItemFailures": [{"itemIdentifier": <messageId>}, ...]}``."""
     # A fresh processor per batch: handler() may run on several threads in the local stack.
-    processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-    _current().reset_wait_budget(BATCH_WAIT_BUDGET_S)
-    return process_partial_response(event=event, record_handler=record_handler, processor=processor,
-                                    context=context)
+    processor = AsyncBatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+    batch = _current().prepare(_jobs(event))
+    records = len(event.get("Records") or [])
+    with ThreadPoolExecutor(max_workers=max(1, records), thread_name_prefix="dial") as pool:
+
+        async def handle(record: SQSRecord) -> str:
+            return await asyncio.get_running_loop().run_in_executor(pool, record_handler, record, batch)
+
+        return async_process_partial_response(event=event, record_handler=handle, processor=processor,
+                                              context=context)

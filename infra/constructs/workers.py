@@ -54,14 +54,16 @@ class WorkerSpec:
     queue: Optional[str] = None
     batch_size: int = 10
     reserved_concurrency: Optional[int] = None
+    max_concurrency: Optional[int] = None
+    """At most this many instances invoked at once by the queue's event source (None: as SQS scales)."""
     schedule: Optional[events.Schedule] = None
 
 
 WORKERS: tuple[WorkerSpec, ...] = (
-    # One dialer at a time: it paces calls per second for the whole account, which needs a single
-    # writer of the pacing state, not a distributed rate limiter.
-    WorkerSpec("dialer", "workers.dialer.handler", timeout_s=30, queue="dial", batch_size=10,
-               reserved_concurrency=1),
+    # A few dialers at once share the account's calls-per-second slots in the table; a batch ends by
+    # its latest slot (at most the 20 s pacing wait) plus one carrier request (15 s at worst).
+    WorkerSpec("dialer", "workers.dialer.handler", timeout_s=45, queue="dial",
+               batch_size=resources.DIAL_BATCH_SIZE, max_concurrency=resources.DIAL_CONCURRENCY),
     # One call per invocation: each is a model request that may take a minute; failures stay isolated.
     WorkerSpec("extraction", "workers.extraction.handler", timeout_s=240, memory_mb=1024, queue="extraction",
                batch_size=1),
@@ -116,7 +118,8 @@ class Workers(Construct):
                     raise ValueError(f"{spec.name}: timeout {spec.timeout_s}s exceeds the {spec.queue} queue's "
                                      f"visibility timeout {visibility}s")
                 function.add_event_source(sources.SqsEventSource(
-                    queues[spec.queue], batch_size=spec.batch_size, report_batch_item_failures=True))
+                    queues[spec.queue], batch_size=spec.batch_size, report_batch_item_failures=True,
+                    max_concurrency=spec.max_concurrency))
             if spec.schedule is not None:
                 events.Rule(self, f"{title}Schedule", schedule=spec.schedule,
                             targets=[targets.LambdaFunction(function, retry_attempts=0)])

@@ -136,9 +136,15 @@ def test_sqs_workers_report_batch_item_failures_from_their_own_queue(resources: 
         assert resources[function_id]["Properties"]["Timeout"] <= names.QUEUES[spec.queue].visibility_timeout_s
 
 
-def test_dialer_runs_alone_and_sweeper_on_a_schedule(resources: dict) -> None:
-    dialer = resources[_function_id(resources, "workers.dialer.handler")]["Properties"]
-    assert dialer["ReservedConcurrentExecutions"] == 1
+def test_dialers_run_a_few_at_once_and_sweeper_on_a_schedule(resources: dict) -> None:
+    from callingbox.core.resources import DIAL_BATCH_SIZE, DIAL_CONCURRENCY
+
+    dialer_id = _function_id(resources, "workers.dialer.handler")
+    assert "ReservedConcurrentExecutions" not in resources[dialer_id]["Properties"]
+    (mapping,) = [m["Properties"] for m in of_type(resources, "AWS::Lambda::EventSourceMapping").values()
+                  if dialer_id in refers_to(m["Properties"]["FunctionName"])]
+    assert mapping["ScalingConfig"] == {"MaximumConcurrency": DIAL_CONCURRENCY}
+    assert mapping["BatchSize"] == DIAL_BATCH_SIZE
     sweeper_id = _function_id(resources, "workers.sweeper.handler")
     rules = [rule for rule in of_type(resources, "AWS::Events::Rule").values()
              if any(sweeper_id in refers_to(target) for target in rule["Properties"].get("Targets", []))]

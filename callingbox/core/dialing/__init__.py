@@ -1,12 +1,13 @@
 """The dialer: paced, concurrency-capped, never-twice dialing of queued calls (issue 4).
 
-Layout (Powertools' utility shape): :mod:`.base` holds the rules (:class:`Dialer`), :mod:`.pacing`
-the shared calls-per-second slots, :mod:`.types` the job/outcome/limit shapes, :mod:`.exceptions`
+Layout (Powertools' utility shape): :mod:`.base` holds the rules (:class:`Dialer`), :mod:`.batch` what a
+batch of jobs does together, :mod:`.pacing` the shared calls-per-second slots, :mod:`.types` the job/outcome/limit shapes, :mod:`.exceptions`
 the errors. Storage is in :mod:`callingbox.core.store.dials`; the SQS handler in
 ``functions/workers/dialer.py``.
 """
 
 from .base import CLAIM_STALE_S, Dialer
+from .batch import DialBatch
 from .exceptions import DialerError, DialRetryable, InvalidDialJob
 from .pacing import DynamoSlotStore, PaceDecision, Pacer, SlotStore
 from .types import DialJob, DialLimits, DialOutcome, DialResult
@@ -14,6 +15,7 @@ from .types import DialJob, DialLimits, DialOutcome, DialResult
 __all__ = [
     "CLAIM_STALE_S",
     "Dialer",
+    "DialBatch",
     "DialerError",
     "DialRetryable",
     "InvalidDialJob",

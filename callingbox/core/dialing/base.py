@@ -9,11 +9,14 @@ Per job (:meth:`Dialer.dial`)::
         claim (conditional: queued, no dial yet) ── lost ─► look again (as above)
         concurrency: live calls of the workspace > limit ─► release the claim ─► deferred
         pacing: no slot within max_wait_s ─────────────────► release the claim ─► deferred
-        wait for the slot, carrier.dial()
+        wait for the slot (read the call again if that took long: canceled ─► skipped), carrier.dial()
             refusal ──────────────────► failed (end_reason = the carrier's reason)
             carrier answered 429/5xx ─► release the claim, raise DialRetryable (SQS redelivers)
             no answer (network) ──────► keep the claim, raise DialRetryable (redelivery recovers)
         record the sid (dial.state "dialed", started_at); canceled meanwhile ─► hang up
+
+A batch's jobs can share the read, the claim, the count and the slot (:mod:`.batch`, through
+:meth:`Dialer.prepare`); each job then starts at the step the prelude reached.
 
 "Deferred" puts a delayed copy of the job on the queue and reports success for this one: a
 failure would count towards the queue's maxReceiveCount and end in the dead-letter queue.
@@ -57,11 +60,12 @@ from ..settings import Settings
 from ..store import calls as call_store
 from ..store import dials as dial_store
 from ..telephony_urls import call_hook_path, public_url
+from .batch import DialBatch, prepare_batch
 from .exceptions import DialRetryable
 from .pacing import Pacer
 from .types import DialJob, DialLimits, DialOutcome, DialResult
 
-__all__ = ["Dialer", "CLAIM_STALE_S", "FIND_CALL_SKEW_S", "TIME_LIMIT_MARGIN_S", "DEFAULT_MAX_DURATION_S"]
+__all__ = ["Dialer", "CANCEL_RECHECK_S", "CLAIM_STALE_S", "FIND_CALL_SKEW_S", "TIME_LIMIT_MARGIN_S", "DEFAULT_MAX_DURATION_S"]
 
 # The longest a live worker can hold a claim before it records the sid: the pacing wait
 # (DialLimits.max_pace_wait_s, 20 s) plus the carrier request (the adapter's timeout, ~15 s) plus a
@@ -78,6 +82,11 @@ DEFAULT_MAX_DURATION_S = 1800
 CONCURRENCY_RETRY_S = 10
 # SQS accepts DelaySeconds up to 15 minutes.
 MAX_DELAY_S = 900
+# A call last read longer ago than this is read again before it is dialed, in case it was canceled
+# meanwhile (a slot some way off). Shorter waits are the common case at full pace (a batch's run of
+# slots), where a read per call would be a fifth more store requests. A cancel that lands within
+# the window still reaches a dialed call: the sid write sees it and hangs up before anyone answers.
+CANCEL_RECHECK_S = 2.0
 
 Requeue = Callable[[DialJob, int], None]
 
@@ -105,30 +114,49 @@ class Dialer:
         self._limits = limits
         self._clock = clock
         self._sleep = sleep
-        # Per thread: the local stack runs several queue pollers over one dialer.
-        self._batch = threading.local()
+        self._carrier_lock = threading.Lock()
         self._log = get_logger("dialer")
 
-    def reset_wait_budget(self, seconds: float = math.inf) -> None:
-        """Cap the total pacing wait of the next jobs (one batch): SQS handles a batch's messages one
-        after another, and the last ones must start before the queue's visibility timeout hands
-        them to another worker. Jobs beyond the budget are put back instead of waiting."""
-        self._batch.wait_budget_s = seconds
+    def prepare(self, jobs: list[DialJob]) -> DialBatch:
+        """Read, claim, count and pace a batch's jobs together (:mod:`.batch`); hand the result to
+        :meth:`dial` of each job. The jobs must then run side by side: their slots are consecutive."""
+
+        def failed(step: str, error: Exception) -> None:
+            self._log.warning("batch prelude stopped; the jobs go on one by one",
+                              extra={"step": step, "error": repr(error)})
+
+        return prepare_batch(jobs, pacer=self._pacer, max_concurrent_calls=self._limits.max_concurrent_calls,
+                             clock=self._clock, on_step_failed=failed)
 
     @property
     def carrier(self) -> Carrier:
         """The carrier, built on first use."""
         if self._carrier is None:
-            self._carrier = self._carrier_source()  # type: ignore[operator]
+            with self._carrier_lock:  # a batch's jobs all want it at once; build it once
+                if self._carrier is None:
+                    self._carrier = self._carrier_source()  # type: ignore[operator]
         return self._carrier
 
     # -- the job ------------------------------------------------------------------------------
 
-    def dial(self, job: DialJob) -> DialResult:
-        """Handle one dial job; raises :class:`DialRetryable` when SQS should deliver it again."""
-        try:
-            record = call_store.get_call(job.workspace_id, job.call_id)
-        except NotFound:
+    def dial(self, job: DialJob, batch: Optional[DialBatch] = None) -> DialResult:
+        """Handle one dial job; raises :class:`DialRetryable` when SQS should deliver it again.
+
+        ``batch``: the prelude of the job's batch (:meth:`prepare`), which may have done part of the work."""
+        prepared = batch.take(job) if batch is not None else None
+        if prepared is not None and prepared.over_limit:
+            return self._defer(job, CONCURRENCY_RETRY_S + random.uniform(0, CONCURRENCY_RETRY_S), "concurrency_limit")
+        if prepared is not None and prepared.attempt_id is not None and prepared.record is not None:
+            return self._dial_claimed(job, prepared.record, prepared.attempt_id, read_at=prepared.read_at,
+                                      counted=prepared.counted, slot_at=prepared.slot_at)
+        if prepared is not None:
+            record: Optional[call_store.CallRecord] = prepared.record
+        else:
+            try:
+                record = call_store.get_call(job.workspace_id, job.call_id)
+            except NotFound:
+                record = None
+        if record is None:
             self._log.warning("dial job for an unknown call", extra={"call_id": job.call_id})
             return DialResult(DialOutcome.SKIPPED, job.call_id, reason="unknown_call")
         # Two rounds: a lost claim race means someone else claimed in between; decide again on that.
@@ -142,7 +170,7 @@ class Dialer:
             claim = {"state": "dialing", "attempt_id": attempt_id, "claimed_at": int(self._clock())}
             write = dial_store.claim_dial(job.workspace_id, job.call_id, claim, current=record)
             if write.changed:
-                return self._dial_claimed(job, write.record, attempt_id)
+                return self._dial_claimed(job, write.record, attempt_id, read_at=self._clock())
             record = write.record
         return self._defer(job, CLAIM_STALE_S, "claim_contended")
 
@@ -183,36 +211,42 @@ class Dialer:
                         extra={"call_id": job.call_id, "changed": outcome.changed})
         return DialResult(DialOutcome.FAILED, job.call_id, reason="error:dial_interrupted")
 
-    def _dial_claimed(self, job: DialJob, record: call_store.CallRecord, attempt_id: str) -> DialResult:
-        doc = record.doc
-        live = dial_store.count_live(job.workspace_id)  # includes this call: its claim made it live
-        if live > self._limits.max_concurrent_calls:
-            dial_store.release_dial(job.workspace_id, job.call_id, attempt_id)
-            return self._defer(job, CONCURRENCY_RETRY_S + random.uniform(0, CONCURRENCY_RETRY_S),
-                               "concurrency_limit")
-        budget = getattr(self._batch, "wait_budget_s", math.inf)
-        decision = self._pacer.reserve(max_wait_s=max(0.0, budget))
-        if decision.defer_s is not None:
-            dial_store.release_dial(job.workspace_id, job.call_id, attempt_id)
-            return self._defer(job, decision.defer_s, "pacing")
-        if decision.wait_s > 0:
-            self._batch.wait_budget_s = budget - decision.wait_s
-            self._sleep(decision.wait_s)
-            # Canceled while we waited? Then give the slot up rather than place a call to hang up.
-            record = call_store.get_call(job.workspace_id, job.call_id)
-            doc = record.doc
-            if doc["status"] != CallStatus.QUEUED.value:
-                return DialResult(DialOutcome.SKIPPED, job.call_id, reason=f"status_{doc['status']}")
+    def _dial_claimed(self, job: DialJob, record: call_store.CallRecord, attempt_id: str, *, read_at: float,
+                      counted: bool = False, slot_at: Optional[float] = None) -> DialResult:
+        """Dial a call we hold the claim on: check the concurrency cap and take a slot unless the
+        batch prelude did (``counted``, ``slot_at``), wait for the slot, dial, record the sid."""
+        if not counted:
+            live = dial_store.count_live(job.workspace_id)  # includes this call: its claim made it live
+            if live > self._limits.max_concurrent_calls:
+                dial_store.release_dial(job.workspace_id, job.call_id, attempt_id)
+                return self._defer(job, CONCURRENCY_RETRY_S + random.uniform(0, CONCURRENCY_RETRY_S),
+                                   "concurrency_limit")
         try:
-            request = self._request(job, doc)
+            # Everything but the carrier request is ready before the slot, so the call starts on it.
+            request = self._request(job, record.doc)
+            carrier = self.carrier
         except ServiceUnavailable as error:
             # The stream-token key or the public URL is missing or unreadable: nothing reached the
             # carrier, so the claim goes and the job is retried (a setting that stays missing
             # takes the job to the dead-letter queue, whose alarm tells the operator).
             dial_store.release_dial(job.workspace_id, job.call_id, attempt_id)
             raise DialRetryable(f"call {job.call_id} cannot be dialed yet: {error.message}") from error
+        if slot_at is None:
+            decision = self._pacer.reserve()
+            if decision.defer_s is not None:
+                dial_store.release_dial(job.workspace_id, job.call_id, attempt_id)
+                return self._defer(job, decision.defer_s, "pacing")
+            slot_at = decision.at
+        wait_s = slot_at - self._clock()
+        if wait_s > 0:
+            self._sleep(wait_s)
+        if self._clock() - read_at > CANCEL_RECHECK_S:
+            # Canceled while we waited? Then give the slot up rather than place a call to hang up.
+            record = call_store.get_call(job.workspace_id, job.call_id)
+            if record.status != CallStatus.QUEUED.value:
+                return DialResult(DialOutcome.SKIPPED, job.call_id, reason=f"status_{record.status}")
         try:
-            sid = self.carrier.dial(request)
+            sid = carrier.dial(request)
         except CarrierError as error:
             return self._dial_failed(job, attempt_id, error)
         recorded = self._record(job, attempt_id, sid, current=record)

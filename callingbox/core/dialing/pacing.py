@@ -13,6 +13,9 @@ the slots run ahead of the clock (a backlog), ``ADD next Δ IF now < next <= now
 the slot ``next`` in one request that never loses a race; only an idle pacer (slot in the past)
 or a full horizon costs a second request.
 
+A batch of jobs takes a run of consecutive slots in one write (:meth:`Pacer.reserve_run`), so the
+pacer costs a batch one request however many calls it dials.
+
 A worker sleeps until its slot when it is near (``max_wait_s``); when the queue of reserved slots
 runs further ahead than that, it takes no slot and puts the job back for later instead, so a
 Lambda never sleeps for long. Slots are integer microseconds, compared exactly.
@@ -21,7 +24,8 @@ Examples:
     pacer = Pacer(DynamoSlotStore(), cps=20, max_wait_s=20)
     decision = pacer.reserve()
     if decision.defer_s is None:
-        time.sleep(decision.wait_s); carrier.dial(...)
+        time.sleep(max(0, decision.at - time.time())); carrier.dial(...)
+    slots = pacer.reserve_run(10)   # ten slots (unix times), or None: then one by one
 
 Limitations:
     A slot taken by a job that then does not dial (the call was canceled meanwhile) is lost:
@@ -64,16 +68,16 @@ class SlotStore(ABC):
     def advance(self, name: str, *, expected: Optional[int], to: int) -> bool:
         """Move the slot from ``expected`` to ``to``; False when another worker moved it first."""
 
-    def take(self, name: str, *, now: int, interval: int, horizon: int) -> Taken:
-        """Take the next free slot if it is at most ``horizon`` after ``now`` and move it one
-        ``interval`` on. This default reads, then advances conditionally; stores with an atomic
-        add do it in one write."""
+    def take(self, name: str, *, now: int, interval: int, horizon: int, count: int = 1) -> Taken:
+        """Take the next ``count`` free slots if the last is at most ``horizon`` after ``now``, and
+        move the next free slot past them; ``slot`` is the first. This default reads, then advances
+        conditionally; stores with an atomic add do it in one write."""
         for _ in range(MAX_RESERVE_ATTEMPTS):
             current = self.read(name)
             slot = max(now, current or 0)
-            if slot - now > horizon:
+            if slot + interval * (count - 1) - now > horizon:
                 return Taken(next_free=slot)
-            if self.advance(name, expected=current, to=slot + interval):
+            if self.advance(name, expected=current, to=slot + interval * count):
                 return Taken(slot=slot)
         return Taken()
 
@@ -96,11 +100,12 @@ class DynamoSlotStore(SlotStore):
         # clock, or ahead of it) one request per slot. A hint only: a wrong guess costs a request.
         self._idle = True
 
-    def take(self, name: str, *, now: int, interval: int, horizon: int) -> Taken:
+    def take(self, name: str, *, now: int, interval: int, horizon: int, count: int = 1) -> Taken:
         from ..store import dials
 
         for _ in range(MAX_RESERVE_ATTEMPTS):
-            result = dials.take_slot(name, now=now, interval=interval, horizon=horizon, idle_first=self._idle)
+            result = dials.take_slot(name, now=now, interval=interval, horizon=horizon, idle_first=self._idle,
+                                     count=count)
             if result.slot is not None:
                 self._idle = result.idle
                 return Taken(slot=result.slot)
@@ -112,9 +117,12 @@ class DynamoSlotStore(SlotStore):
 
 @dataclass(frozen=True)
 class PaceDecision:
-    """Either a slot (``wait_s`` from now; dial then) or none (``defer_s``: try again that much later)."""
+    """Either a slot (``at``, unix seconds; dial then) or none (``defer_s``: try again that much later).
 
-    wait_s: float = 0.0
+    The slot is a time, not a wait: the request that took it may have lasted a while, and a wait
+    measured from before it would put the dial that much late, past the next worker's slot."""
+
+    at: float = 0.0
     defer_s: Optional[float] = None
 
 
@@ -133,15 +141,33 @@ class Pacer:
         """Take the next slot if it is within ``max_wait_s`` (default: the pacer's); else say when to come back."""
         limit = self._max_wait_s if max_wait_s is None else min(max_wait_s, self._max_wait_s)
         if self._cps <= 0:
-            return PaceDecision()  # no limit configured
+            return PaceDecision(at=self._clock())  # no limit configured
         interval = max(1, round(_US / self._cps))
         now = int(self._clock() * _US)
         taken = self._store.take(self._name, now=now, interval=interval, horizon=int(limit * _US))
         if taken.slot is not None:
-            return PaceDecision(wait_s=(taken.slot - now) / _US)
+            return PaceDecision(at=taken.slot / _US)
         if taken.next_free is None:
             return PaceDecision(defer_s=1.0 + random.uniform(0, 1))
         # Come back when the reserved run has (about) drained to our reach; jitter spreads the
         # returning jobs so they do not all contend in the same second.
         wait_s = (taken.next_free - now) / _US
         return PaceDecision(defer_s=wait_s - limit + random.uniform(0, self._max_wait_s / 2))
+
+    def reserve_run(self, count: int, *, max_wait_s: Optional[float] = None) -> Optional[list[float]]:
+        """Take ``count`` consecutive slots in one step if all lie within ``max_wait_s``; their
+        times (unix seconds), or None when they do not all fit (take them one by one)."""
+        limit = self._max_wait_s if max_wait_s is None else min(max_wait_s, self._max_wait_s)
+        if count < 1:
+            return []
+        if self._cps <= 0:
+            return [self._clock()] * count
+        interval = max(1, round(_US / self._cps))
+        horizon = int(limit * _US)
+        if interval * (count - 1) > horizon:
+            return None
+        now = int(self._clock() * _US)
+        taken = self._store.take(self._name, now=now, interval=interval, horizon=horizon, count=count)
+        if taken.slot is None:
+            return None
+        return [(taken.slot + i * interval) / _US for i in range(count)]

@@ -64,7 +64,10 @@ class DialLimits:
     """How fast and how much the dialer may dial.
 
     ``cps``: calls per second across every worker (the carrier account's limit; Twilio's default is
-    1). ``max_concurrent_calls``: live calls (ringing, in progress, or being dialed) per workspace.
+    1). ``max_concurrent_calls``: live calls (ringing, in progress, or being dialed) per workspace;
+    calls claimed by a batch and waiting for their slots count too (up to
+    ``resources.DIAL_CONCURRENCY * resources.DIAL_BATCH_SIZE``), so a cap below that puts jobs back
+    while few calls are live.
     ``max_pace_wait_s``: how long one job may wait in the worker for its pacing slot before it is
     put back on the queue instead. ``ring_timeout_s``: how long the callee's phone rings.
     """

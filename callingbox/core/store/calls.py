@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Sequence
 
 from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
 
@@ -38,6 +38,7 @@ __all__ = [
     "Transition",
     "insert_call",
     "get_call",
+    "get_calls",
     "query_calls",
     "transition_call",
     "update_call",
@@ -146,6 +147,20 @@ def get_call(workspace_id: str, call_id: str) -> CallRecord:
         raise NotFound(f"no call {call_id!r}", param="call_id") from None
     return CallRecord(item.doc, item.status, int(item.version),
                       heartbeat_at=item.heartbeat_at, recording_key=item.recording_key)
+
+
+def get_calls(keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], CallRecord]:
+    """The calls ``(workspace_id, call_id)`` that exist, read together (one BatchGetItem per 100),
+    keyed like ``keys``; a missing call is simply absent."""
+    wanted = {(ws_key(workspace_id), _PREFIX + call_id): (workspace_id, call_id) for workspace_id, call_id in keys}
+    found: dict[tuple[str, str], CallRecord] = {}
+    for item in CallItem.batch_get(list(wanted), consistent_read=True,
+                                   attributes_to_get=[CallItem.pk.attr_name, CallItem.sk.attr_name,
+                                                      *_RECORD_ATTRIBUTES]):
+        found[wanted[(item.pk, item.sk)]] = CallRecord(item.doc, item.status, int(item.version),
+                                                       heartbeat_at=item.heartbeat_at,
+                                                       recording_key=item.recording_key)
+    return found
 
 
 def query_calls(workspace_id: str, filters: CallFilters, *, limit: int, cursor: Optional[str]) -> Page:

@@ -15,21 +15,21 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Sequence
 
 from pynamodb.constants import UPDATED_NEW
-from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
+from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError, UpdateError
 
 from .. import resources
 from ..call_states import CallStatus
 from ..clock import now_s
 from ..errors import Conflict
 from .calls import LIVE_STATUSES, MAX_WRITE_ATTEMPTS, CallRecord, get_call
-from .binding import update_item
-from .conditions import is_condition_failure
+from .binding import transaction, update_item
+from .conditions import cancellation_codes, is_condition_failure, is_transaction_conflict
 from .items import CallItem, PacerItem, ws_key
 
-__all__ = ["DialWrite", "SlotTake", "claim_dial", "release_dial", "update_dial", "count_live", "read_slot",
+__all__ = ["DialWrite", "SlotTake", "claim_dial", "claim_dials", "release_dial", "update_dial", "count_live", "read_slot",
            "advance_slot", "take_slot"]
 
 _PREFIX = "call#"
@@ -107,6 +107,41 @@ def claim_dial(workspace_id: str, call_id: str, claim: dict[str, Any], *,
     return update_dial(workspace_id, call_id, change, current=current)
 
 
+def claim_dials(claims: Sequence[tuple[str, str, CallRecord, dict[str, Any]]]) -> Optional[dict[str, CallRecord]]:
+    """Claim several calls in one transaction: each ``(workspace_id, call_id, current, claim)`` as
+    :func:`claim_dial` would, against the record given (no reads). All or nothing: None when any of
+    them changed since it was read (or another transaction touched one), and then nothing was
+    written; else the stored records by call id. Calls that are not claimable (not queued, or
+    already claimed) are left out, as are repeats of a call.
+    """
+    writes: list[tuple[str, str, CallRecord, str]] = []
+    seen: set[tuple[str, str]] = set()
+    for workspace_id, call_id, current, claim in claims:
+        doc = current.doc
+        if (workspace_id, call_id) in seen or current.status != CallStatus.QUEUED.value or doc.get("dial"):
+            continue
+        seen.add((workspace_id, call_id))
+        doc["dial"] = claim
+        doc["updated"] = now_s()
+        writes.append((workspace_id, call_id, current, json.dumps(doc)))
+    if not writes:
+        return {}
+    try:
+        with transaction() as write:
+            for workspace_id, call_id, current, raw in writes:
+                write.update(CallItem(ws_key(workspace_id), _PREFIX + call_id),
+                             actions=[CallItem.doc.set(raw), CallItem.version.set(current.version + 1),
+                                      CallItem.live.set(_LIVE)],
+                             condition=(CallItem.version == current.version) & (CallItem.status == current.status))
+    except TransactWriteError as error:
+        if "ConditionalCheckFailed" in cancellation_codes(error) or is_transaction_conflict(error):
+            return None
+        raise
+    return {call_id: CallRecord(raw, current.status, current.version + 1, heartbeat_at=current.heartbeat_at,
+                                recording_key=current.recording_key)
+            for _, call_id, current, raw in writes}
+
+
 def release_dial(workspace_id: str, call_id: str, attempt_id: str) -> DialWrite:
     """Give back an undialed claim (the job is put back for later): only our own, only while queued."""
 
@@ -162,7 +197,8 @@ class SlotTake:
     """The slot was taken by the idle case's write (the pacer was behind the clock)."""
 
 
-def take_slot(name: str, *, now: int, interval: int, horizon: int, idle_first: bool = False) -> SlotTake:
+def take_slot(name: str, *, now: int, interval: int, horizon: int, idle_first: bool = False,
+              count: int = 1) -> SlotTake:
     """Take pacer ``name``'s next free slot if it lies within ``horizon`` of ``now`` (microseconds).
 
     Slot ahead of ``now`` and within reach (the busy case): one atomic ``ADD interval``; the value
@@ -171,23 +207,28 @@ def take_slot(name: str, *, now: int, interval: int, horizon: int, idle_first: b
     same slot; when neither applies, the slot is read to tell "beyond the horizon" from a race.
     ``idle_first`` tries the idle case's write first (the caller's last take was idle: the
     workers dial slower than the limit), so each regime costs one request.
+
+    ``count`` takes that many consecutive slots at once (all within ``horizon``, or none):
+    ``slot`` is the first, the others follow it ``interval`` apart.
     """
     key = f"pacer#{name}"
+    run = interval * count
+    last_reach = now + horizon - interval * (count - 1)  # the first slot may lie no later
 
     def busy() -> Optional[SlotTake]:
         try:
-            answer = update_item(PacerItem, key, "pacer", actions=[PacerItem.next_slot.add(interval)],
-                                 condition=(PacerItem.next_slot > now) & (PacerItem.next_slot <= now + horizon),
+            answer = update_item(PacerItem, key, "pacer", actions=[PacerItem.next_slot.add(run)],
+                                 condition=(PacerItem.next_slot > now) & (PacerItem.next_slot <= last_reach),
                                  return_values=UPDATED_NEW)
         except UpdateError as error:
             if not is_condition_failure(error):
                 raise
             return None
-        return SlotTake(slot=int(answer["Attributes"][PacerItem.next_slot.attr_name]["N"]) - interval)
+        return SlotTake(slot=int(answer["Attributes"][PacerItem.next_slot.attr_name]["N"]) - run)
 
     def idle() -> Optional[SlotTake]:
         try:
-            PacerItem(key, "pacer", next_slot=now + interval).save(
+            PacerItem(key, "pacer", next_slot=now + run).save(
                 condition=PacerItem.pk.does_not_exist() | (PacerItem.next_slot <= now))
         except PutError as error:
             if not is_condition_failure(error):
@@ -200,6 +241,6 @@ def take_slot(name: str, *, now: int, interval: int, horizon: int, idle_first: b
         if taken is not None:
             return taken
     current = read_slot(name)
-    if current is not None and current > now + horizon:
+    if current is not None and current > last_reach:
         return SlotTake(next_free=current)
     return SlotTake()
