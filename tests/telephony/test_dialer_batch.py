@@ -206,3 +206,25 @@ def test_a_slot_is_a_time_not_a_wait_measured_before_a_slow_store(local_stack: A
     assert first.defer_s is None and before <= first.at < before + 0.3
     assert run is not None
     assert [round(at - first.at, 4) for at in run] == [1.0, 2.0, 3.0]
+
+
+def test_a_call_canceled_while_its_slot_is_far_is_read_again_and_not_dialed(api: Any, workspace: Any,
+                                                                           telephony: Any,
+                                                                           outbound_agent: dict) -> None:
+    from callingbox.core.dialing import CANCEL_RECHECK_S
+
+    # GIVEN a batch of four at one call per second: the last slot lies three seconds out
+    calls = [new_call(api, outbound_agent) for _ in range(4)]
+    dialer = telephony.dialer(cps=1)
+    jobs = [DialJob(workspace.id, c["id"]) for c in calls]
+    batch = dialer.prepare(jobs)
+    last = batch.entries[(workspace.id, calls[3]["id"])]
+    assert last.slot_at is not None and last.slot_at - last.read_at > CANCEL_RECHECK_S
+    # WHEN that call is canceled while the batch waits
+    api.post(f"/v1/calls/{calls[3]['id']}/cancel").raise_for_status()
+    results = {r.call_id: r for r in _dial_side_by_side(dialer, jobs, batch)}
+    # THEN it is read again before its slot and skipped: never dialed, nothing to hang up
+    assert (results[calls[3]["id"]].outcome, results[calls[3]["id"]].reason) == (DialOutcome.SKIPPED,
+                                                                                 "status_canceled")
+    assert sorted(d.request.to for d in telephony.carrier.dials) == sorted(c["to_number"] for c in calls[:3])
+    assert telephony.carrier.hangups == []

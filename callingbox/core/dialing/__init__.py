@@ -6,13 +6,14 @@ the errors. Storage is in :mod:`callingbox.core.store.dials`; the SQS handler in
 ``functions/workers/dialer.py``.
 """
 
-from .base import CLAIM_STALE_S, Dialer
+from .base import CANCEL_RECHECK_S, CLAIM_STALE_S, Dialer
 from .batch import DialBatch
 from .exceptions import DialerError, DialRetryable, InvalidDialJob
 from .pacing import DynamoSlotStore, PaceDecision, Pacer, SlotStore
 from .types import DialJob, DialLimits, DialOutcome, DialResult
 
 __all__ = [
+    "CANCEL_RECHECK_S",
     "CLAIM_STALE_S",
     "Dialer",
     "DialBatch",
