@@ -65,7 +65,8 @@ from .exceptions import DialRetryable
 from .pacing import Pacer
 from .types import DialJob, DialLimits, DialOutcome, DialResult
 
-__all__ = ["Dialer", "CANCEL_RECHECK_S", "CLAIM_STALE_S", "FIND_CALL_SKEW_S", "TIME_LIMIT_MARGIN_S", "DEFAULT_MAX_DURATION_S"]
+__all__ = ["Dialer", "CANCEL_RECHECK_S", "CLAIM_STALE_S", "FIND_CALL_SKEW_S", "TIME_LIMIT_MARGIN_S",
+           "DEFAULT_MAX_DURATION_S"]
 
 # The longest a live worker can hold a claim before it records the sid: the pacing wait
 # (DialLimits.max_pace_wait_s, 20 s) plus the carrier request (the adapter's timeout, ~15 s) plus a
@@ -145,7 +146,7 @@ class Dialer:
         ``batch``: the prelude of the job's batch (:meth:`prepare`), which may have done part of the work."""
         prepared = batch.take(job) if batch is not None else None
         if prepared is not None and prepared.over_limit:
-            return self._defer(job, CONCURRENCY_RETRY_S + random.uniform(0, CONCURRENCY_RETRY_S), "concurrency_limit")
+            return self._defer_for_concurrency(job)
         if prepared is not None and prepared.attempt_id is not None and prepared.record is not None:
             return self._dial_claimed(job, prepared.record, prepared.attempt_id, read_at=prepared.read_at,
                                       counted=prepared.counted, slot_at=prepared.slot_at)
@@ -219,8 +220,7 @@ class Dialer:
             live = dial_store.count_live(job.workspace_id)  # includes this call: its claim made it live
             if live > self._limits.max_concurrent_calls:
                 dial_store.release_dial(job.workspace_id, job.call_id, attempt_id)
-                return self._defer(job, CONCURRENCY_RETRY_S + random.uniform(0, CONCURRENCY_RETRY_S),
-                                   "concurrency_limit")
+                return self._defer_for_concurrency(job)
         try:
             # Everything but the carrier request is ready before the slot, so the call starts on it.
             request = self._request(job, record.doc)
@@ -312,6 +312,9 @@ class Dialer:
             ring_timeout_s=self._limits.ring_timeout_s,
             time_limit_s=int(max_duration) + TIME_LIMIT_MARGIN_S,
         )
+
+    def _defer_for_concurrency(self, job: DialJob) -> DialResult:
+        return self._defer(job, CONCURRENCY_RETRY_S + random.uniform(0, CONCURRENCY_RETRY_S), "concurrency_limit")
 
     def _defer(self, job: DialJob, delay_s: float, reason: str) -> DialResult:
         delay = min(MAX_DELAY_S, max(1, math.ceil(delay_s)))

@@ -26,7 +26,6 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional, Sequence
 
-from ..call_states import CallStatus
 from ..store import calls as call_store
 from ..store import dials as dial_store
 from ..store.calls import CallRecord
@@ -102,20 +101,19 @@ def _claim(batch: DialBatch, keys: list[Key], clock: Callable[[], float]) -> lis
     attempts: dict[Key, str] = {}
     for key in keys:
         record = batch.entries[key].record
-        if record is None or record.status != CallStatus.QUEUED.value or record.doc.get("dial"):
-            continue
-        attempts[key] = uuid.uuid4().hex
-        claims.append((*key, record, {"state": "dialing", "attempt_id": attempts[key], "claimed_at": int(clock())}))
-    if not claims:
-        return []
-    written = dial_store.claim_dials(claims)
-    if written is None:
-        return []  # a call changed since the read: each job claims on its own
+        if record is not None:
+            attempts[key] = uuid.uuid4().hex
+            claims.append((*key, record, {"state": "dialing", "attempt_id": attempts[key],
+                                          "claimed_at": int(clock())}))
+    written = dial_store.claim_dials(claims)  # leaves out what is not claimable
+    if not written:
+        return []  # nothing claimable, or a call changed since the read: each job claims on its own
     now = clock()
-    for key, attempt_id in attempts.items():
+    claimed = [key for key in keys if key[1] in written]
+    for key in claimed:
         entry = batch.entries[key]
-        entry.record, entry.read_at, entry.attempt_id = written[key[1]], now, attempt_id
-    return list(attempts)
+        entry.record, entry.read_at, entry.attempt_id = written[key[1]], now, attempts[key]
+    return claimed
 
 
 def _count(batch: DialBatch, claimed: list[Key], cap: int) -> list[Key]:

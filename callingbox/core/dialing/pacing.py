@@ -154,16 +154,15 @@ class Pacer:
         wait_s = (taken.next_free - now) / _US
         return PaceDecision(defer_s=wait_s - limit + random.uniform(0, self._max_wait_s / 2))
 
-    def reserve_run(self, count: int, *, max_wait_s: Optional[float] = None) -> Optional[list[float]]:
-        """Take ``count`` consecutive slots in one step if all lie within ``max_wait_s``; their
-        times (unix seconds), or None when they do not all fit (take them one by one)."""
-        limit = self._max_wait_s if max_wait_s is None else min(max_wait_s, self._max_wait_s)
+    def reserve_run(self, count: int) -> Optional[list[float]]:
+        """Take ``count`` consecutive slots in one step if all lie within the pacer's ``max_wait_s``;
+        their times (unix seconds), or None when they do not all fit (take them one by one)."""
         if count < 1:
             return []
         if self._cps <= 0:
             return [self._clock()] * count
         interval = max(1, round(_US / self._cps))
-        horizon = int(limit * _US)
+        horizon = int(self._max_wait_s * _US)
         if interval * (count - 1) > horizon:
             return None
         now = int(self._clock() * _US)

@@ -145,6 +145,10 @@ def get_call(workspace_id: str, call_id: str) -> CallRecord:
                             attributes_to_get=_RECORD_ATTRIBUTES)
     except DoesNotExist:
         raise NotFound(f"no call {call_id!r}", param="call_id") from None
+    return _record(item)
+
+
+def _record(item: CallItem) -> CallRecord:
     return CallRecord(item.doc, item.status, int(item.version),
                       heartbeat_at=item.heartbeat_at, recording_key=item.recording_key)
 
@@ -157,9 +161,7 @@ def get_calls(keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], CallReco
     for item in CallItem.batch_get(list(wanted), consistent_read=True,
                                    attributes_to_get=[CallItem.pk.attr_name, CallItem.sk.attr_name,
                                                       *_RECORD_ATTRIBUTES]):
-        found[wanted[(item.pk, item.sk)]] = CallRecord(item.doc, item.status, int(item.version),
-                                                       heartbeat_at=item.heartbeat_at,
-                                                       recording_key=item.recording_key)
+        found[wanted[(item.pk, item.sk)]] = _record(item)
     return found
 
 

@@ -29,8 +29,8 @@ from .binding import transaction, update_item
 from .conditions import cancellation_codes, is_condition_failure, is_transaction_conflict
 from .items import CallItem, PacerItem, ws_key
 
-__all__ = ["DialWrite", "SlotTake", "claim_dial", "claim_dials", "release_dial", "update_dial", "count_live", "read_slot",
-           "advance_slot", "take_slot"]
+__all__ = ["DialWrite", "SlotTake", "claim_dial", "claim_dials", "release_dial", "update_dial", "count_live",
+           "read_slot", "advance_slot", "take_slot"]
 
 _PREFIX = "call#"
 _LIVE = resources.LIVE_INDEX.partition
@@ -99,12 +99,17 @@ def claim_dial(workspace_id: str, call_id: str, claim: dict[str, Any], *,
     (``current``: see :func:`update_dial`)."""
 
     def change(doc: dict[str, Any]) -> Optional[dict[str, Any]]:
-        if doc["status"] != CallStatus.QUEUED.value or doc.get("dial"):
+        if not _claimable(doc):
             return None
         doc["dial"] = claim
         return doc
 
     return update_dial(workspace_id, call_id, change, current=current)
+
+
+def _claimable(doc: dict[str, Any]) -> bool:
+    """Queued, and nobody claimed it yet."""
+    return doc["status"] == CallStatus.QUEUED.value and not doc.get("dial")
 
 
 def claim_dials(claims: Sequence[tuple[str, str, CallRecord, dict[str, Any]]]) -> Optional[dict[str, CallRecord]]:
@@ -118,7 +123,7 @@ def claim_dials(claims: Sequence[tuple[str, str, CallRecord, dict[str, Any]]]) -
     seen: set[tuple[str, str]] = set()
     for workspace_id, call_id, current, claim in claims:
         doc = current.doc
-        if (workspace_id, call_id) in seen or current.status != CallStatus.QUEUED.value or doc.get("dial"):
+        if (workspace_id, call_id) in seen or not _claimable(doc):
             continue
         seen.add((workspace_id, call_id))
         doc["dial"] = claim
